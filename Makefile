@@ -1,0 +1,44 @@
+# One set of targets for humans and CI (.ci/run calls `make install` and `make test`).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: help install test test-unit test-e2e test-model lint fix typecheck check bench clean
+
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python ## create .venv and install sc2-lsp with its dev tools (compiles llama.cpp once)
+	$(BIN)/pip install -e '.[dev]'
+
+test: ## run every test tier: unit, e2e (real server over stdio), model (real llama.cpp)
+	$(BIN)/python -m pytest
+
+test-unit: ## unit tier only
+	$(BIN)/python -m pytest tests/unit -m "not model"
+
+test-e2e: ## end-to-end tier only
+	$(BIN)/python -m pytest tests/e2e
+
+test-model: ## model tier only
+	$(BIN)/python -m pytest -m model
+
+lint: ## ruff lint + format check
+	$(BIN)/ruff check sc2_lsp tests benchmarks
+	$(BIN)/ruff format --check sc2_lsp tests benchmarks
+
+fix: ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix sc2_lsp tests benchmarks
+	$(BIN)/ruff format sc2_lsp tests benchmarks
+
+typecheck: ## mypy --strict on the package
+	$(BIN)/mypy
+
+check: lint typecheck test ## everything CI checks
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

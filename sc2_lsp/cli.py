@@ -1,0 +1,349 @@
+"""Command line: the server (stdio or TCP), one-shot `complete` and `prompt`, `model`, `doctor`.
+
+Only this module prints to stdout. In stdio mode stdout is the protocol channel, so before the
+server starts it is moved to a private file descriptor and fd 1 is pointed at stderr: a stray
+print from any library (llama.cpp included) lands in the log instead of corrupting the stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sc2_lsp import __version__, models
+from sc2_lsp.completer import Completer, Request, prepare
+from sc2_lsp.config import Settings, resolve
+from sc2_lsp.context.syntax import language_for
+from sc2_lsp.documents import Snapshot, cursor_at
+from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
+
+log = logging.getLogger("sc2_lsp")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose, args.log_file)
+    try:
+        result: int = args.handler(args)
+        return result
+    except (models.ModelError, EngineError, UsageError) as error:
+        print(f"sc2-lsp: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sc2-lsp",
+        description="Code-completion language server running StarCoder2 GGUF models locally.",
+    )
+    parser.add_argument("--version", action="version", version=f"sc2-lsp {__version__}")
+    _common(parser)
+    transport = parser.add_mutually_exclusive_group()
+    transport.add_argument(
+        "--stdio", action="store_true", help="serve LSP over stdin/stdout (default)"
+    )
+    transport.add_argument("--tcp", action="store_true", help="serve LSP over TCP")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="TCP address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    parser.set_defaults(handler=serve)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    for name, handler, text in (
+        ("complete", run_complete, "complete once at a position and print the suggestion"),
+        (
+            "prompt",
+            run_prompt,
+            "print the exact prompt the model would get (needs only the tokenizer)",
+        ),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        _common(command)
+        command.add_argument("file", type=Path)
+        command.add_argument("--line", type=int, required=True, help="0-based line")
+        command.add_argument("--col", type=int, required=True, help="0-based column in characters")
+        command.add_argument(
+            "--workspace", type=Path, help="workspace folder (default: the file's folder)"
+        )
+        command.set_defaults(handler=handler)
+        if name == "complete":
+            command.add_argument("--json", action="store_true", help="print JSON with timings")
+
+    model = commands.add_parser("model", help="download, list and remove models")
+    model_commands = model.add_subparsers(title="model commands", metavar="ACTION", required=True)
+    pull = model_commands.add_parser(
+        "pull", help="download a StarCoder2 GGUF from the Hugging Face Hub"
+    )
+    pull.add_argument(
+        "spec",
+        nargs="?",
+        default=models.DEFAULT_MODEL,
+        help=f"{', '.join(models.KNOWN_MODELS)} or REPO:FILE (default {models.DEFAULT_MODEL})",
+    )
+    pull.set_defaults(handler=run_model_pull)
+    listing = model_commands.add_parser("list", help="list downloaded models")
+    listing.set_defaults(handler=run_model_list)
+    remove = model_commands.add_parser("rm", help="delete a downloaded model")
+    remove.add_argument("spec")
+    remove.set_defaults(handler=run_model_rm)
+    for sub in (pull, listing, remove):
+        sub.add_argument("-v", "--verbose", action="count", default=0)
+        sub.add_argument("--log-file", type=Path)
+
+    doctor = commands.add_parser(
+        "doctor", help="check llama.cpp, GPU offload, the model, and speed"
+    )
+    _common(doctor)
+    doctor.add_argument("--no-probe", action="store_true", help="skip the speed probe")
+    doctor.set_defaults(handler=run_doctor)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="GGUF path or model name (3b, 7b, 15b, REPO:FILE)")
+    parser.add_argument(
+        "--settings", help="settings as JSON (the `sc2` object), applied over defaults"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+    )
+    parser.add_argument("--log-file", type=Path, help="log here instead of stderr")
+
+
+def _setup_logging(verbose: int, log_file: Path | None) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler: logging.Handler = (
+        logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _settings_layer(args: argparse.Namespace) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    if getattr(args, "settings", None):
+        try:
+            layer = json.loads(args.settings)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"--settings is not valid JSON: {error}") from error
+        if not isinstance(layer, dict):
+            raise UsageError("--settings must be a JSON object")
+    if getattr(args, "model", None):
+        layer.setdefault("model", {})["path"] = args.model
+    return layer
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings, errors = resolve(_settings_layer(args))
+    for error in errors:
+        print(f"sc2-lsp: setting ignored: {error}", file=sys.stderr)
+    return settings
+
+
+# -- server -------------------------------------------------------------------------------
+
+
+def serve(args: argparse.Namespace) -> int:
+    from sc2_lsp.server import build_server
+
+    server = build_server(_settings_layer(args))
+    try:
+        if args.tcp:
+            server.start_tcp(args.host, args.port)
+        else:
+            protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+            os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+            sys.stdout = sys.stderr
+            server.start_io(stdin=sys.stdin.buffer, stdout=protocol_out)
+    finally:
+        server.worker.close()
+    return 0
+
+
+# -- one-shot commands ------------------------------------------------------------------------
+
+
+def _request(args: argparse.Namespace) -> Request:
+    path: Path = args.file.resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {args.file}: {error}") from error
+    root = (args.workspace or path.parent).resolve()
+    language = language_for(None, str(path))
+    snapshot = Snapshot(path.as_uri(), None, language, text)
+    if args.line < 0 or args.col < 0:
+        raise UsageError("--line and --col are 0-based and cannot be negative")
+    return Request(snapshot, cursor_at(text, args.line, args.col, "utf-32"), root, "invoked")
+
+
+def run_prompt(args: argparse.Namespace) -> int:
+    from sc2_lsp.engine.llama import Tokenizer
+
+    settings = _settings(args)
+    request = _request(args)
+    tokenizer = Tokenizer.load(models.resolve(settings.model.path))
+    template = tokenizer.template(settings.model.template)
+    prepared = prepare(request, settings, tokenizer, template, settings.model.n_ctx)
+    if prepared is None:
+        print("sc2-lsp: no completion at this position (mode: skip)", file=sys.stderr)
+        return 1
+    sys.stdout.write(prepared.prompt.render())
+    sys.stdout.flush()
+    print(
+        f"\n[{len(prepared.prompt)} tokens, template {template.name}, mode {prepared.post.mode}]",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def run_complete(args: argparse.Namespace) -> int:
+    from sc2_lsp.engine.worker import EngineWorker
+
+    settings = _settings(args)
+    request = _request(args)
+    worker = EngineWorker()
+    try:
+        model = settings.model
+        options = LoadOptions(
+            models.resolve(model.path),
+            model.n_ctx,
+            model.n_threads,
+            model.n_gpu_layers,
+            model.template,
+        )
+        info = worker.load(options).result()
+        for warning in info.warnings:
+            print(f"sc2-lsp: {warning}", file=sys.stderr)
+        suggestion = asyncio.run(Completer(worker).complete(request, settings))
+    finally:
+        worker.close()
+    if args.json:
+        payload: dict[str, Any] = {"text": suggestion.text if suggestion else ""}
+        if suggestion:
+            generation = suggestion.generation
+            payload |= {
+                "mode": suggestion.mode,
+                "promptTokens": generation.n_prompt,
+                "generatedTokens": len(generation.tokens),
+                "stopReason": generation.stop_reason,
+                "promptMs": round(generation.prompt_seconds * 1000, 1),
+                "generateMs": round(generation.generate_seconds * 1000, 1),
+                "loadMs": round(info.load_seconds * 1000, 1),
+            }
+        print(json.dumps(payload))
+    elif suggestion:
+        print(suggestion.text)
+    return 0
+
+
+# -- models -------------------------------------------------------------------------------
+
+
+def run_model_pull(args: argparse.Namespace) -> int:
+    path = models.pull(args.spec)
+    print(path)
+    return 0
+
+
+def run_model_list(args: argparse.Namespace) -> int:
+    found = models.list_models()
+    if not found:
+        print(f"no models in {models.model_dir()}; run `sc2-lsp model pull`", file=sys.stderr)
+        return 0
+    for model in found:
+        print(f"{model.size_bytes / 1e9:7.2f} GB  {model.path}")
+    return 0
+
+
+def run_model_rm(args: argparse.Namespace) -> int:
+    for path in models.remove(args.spec):
+        print(f"removed {path}")
+    return 0
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from sc2_lsp.engine import llama as engine
+    from sc2_lsp.engine.worker import EngineWorker
+
+    settings = _settings(args)
+    print(f"sc2-lsp {__version__}, llama-cpp-python {engine.llama_cpp_version()}")
+    print(f"llama.cpp system info: {engine.system_info()}")
+    offload = engine.gpu_offload_supported()
+    print(f"GPU offload: {'available' if offload else 'not in this build'}")
+    if not offload:
+        print(
+            '  for a GPU build: CMAKE_ARGS="-DGGML_CUDA=on" (NVIDIA) or "-DGGML_METAL=on" (Apple) '
+            "pip install --force-reinstall --no-cache-dir llama-cpp-python"
+        )
+    try:
+        path = models.resolve(settings.model.path)
+        info = models.validate(path)
+    except models.ModelError as error:
+        print(f"model: {error}")
+        return 1
+    print(
+        f"model: {path} ({info.size_bytes / 1e9:.2f} GB, {info.architecture}, "
+        f"pre-tokenizer {info.tokenizer_pre or 'missing'})"
+    )
+    print(f"FIM tokens: {json.dumps(info.fim_ids, ensure_ascii=False)}")
+    for warning in info.warnings:
+        print(f"warning: {warning}")
+    if args.no_probe:
+        return 0
+    model = settings.model
+    worker = EngineWorker()
+    try:
+        loaded = worker.load(
+            LoadOptions(path, model.n_ctx, model.n_threads, model.n_gpu_layers, model.template)
+        ).result()
+        print(
+            f"loaded in {loaded.load_seconds:.2f}s; template {loaded.template.name}; "
+            f"GPU layers {loaded.n_gpu_layers}; n_ctx {loaded.n_ctx}"
+        )
+        _speed_probe(worker)
+    finally:
+        worker.close()
+    return 0
+
+
+def _speed_probe(worker: Any) -> None:
+    tokenizer = worker.tokenizer
+    text = (
+        "def fibonacci(n):\n    if n < 2:\n        return n\n"
+        "    return fibonacci(n - 1) + fibonacci(n - 2)\n"
+    ) * 8
+    prompt = tokenizer.tokenize(text)[:256]
+    params = GenerationParams(max_tokens=32, temperature=0.0)
+    started = time.monotonic()
+    generation = worker.generate(prompt, params, CancelToken()).result()
+    elapsed = time.monotonic() - started
+    prompt_rate = len(prompt) / max(generation.prompt_seconds, 1e-9)
+    generated = max(len(generation.tokens) - 1, 1)
+    generate_rate = generated / max(generation.generate_seconds, 1e-9)
+    print(
+        f"speed: prompt {prompt_rate:.1f} tok/s ({len(prompt)} tokens), "
+        f"generation {generate_rate:.1f} tok/s ({len(generation.tokens)} tokens), "
+        f"{elapsed:.2f}s total"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Completer: the one place where a completion is composed.
+
+snapshot + cursor → syntax (mode) → prompt window and repository context → token ids →
+engine (one generation at a time, superseded per document) → post-processing → Suggestion.
+`prepare` is synchronous and needs only a tokenizer, so `sc2-lsp prompt` shows exactly what
+the server would send to the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Literal
+
+from sc2_lsp import postprocess
+from sc2_lsp.config import Settings
+from sc2_lsp.context import syntax
+from sc2_lsp.documents import Cursor, Snapshot
+from sc2_lsp.engine import CancelToken, Generation, GenerationParams
+from sc2_lsp.engine.llama import Tokenizer
+from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.prompt import ContextFile, FimInput, Prompt, build, fim_window
+from sc2_lsp.prompt.templates import BoundTemplate
+
+log = logging.getLogger(__name__)
+
+Trigger = Literal["automatic", "invoked"]
+MARKER_ALLOWANCE = 16
+"""Tokens kept free for sentinels, the path and rounding in per-line counts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    snapshot: Snapshot
+    cursor: Cursor
+    root: Path | None = None
+    """The workspace folder that holds the document, if any."""
+    trigger: Trigger = "automatic"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    prompt: Prompt
+    post: postprocess.PostContext
+    params: GenerationParams
+    window: tuple[int, int]
+    context: tuple[ContextFile, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    text: str
+    mode: syntax.CompletionMode
+    generation: Generation
+    prepared: Prepared
+    elapsed_ms: float
+
+
+ContextProvider = Callable[
+    [Request, tuple[int, int], int, Callable[[str], int]], Sequence[ContextFile]
+]
+"""(request, window, budget in tokens, token counter) → files to put before the current one."""
+
+
+def relative_path(path: Path | None, root: Path | None) -> str | None:
+    if path is None:
+        return None
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def post_context(
+    text: str, offset: int, cursor_syntax: syntax.CursorSyntax, max_lines: int
+) -> postprocess.PostContext:
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_end = len(text) if line_end < 0 else line_end
+    following = text[line_end + 1 :].split("\n", 6)[:5] if line_end < len(text) else []
+    return postprocess.PostContext(
+        mode=cursor_syntax.mode,
+        indent=cursor_syntax.indent,
+        line_prefix=text[line_start:offset],
+        line_suffix=text[offset:line_end].rstrip("\r"),
+        next_lines=tuple(line.rstrip("\r") for line in following),
+        max_lines=max_lines,
+    )
+
+
+def completion_mode(request: Request, settings: Settings) -> syntax.CursorSyntax:
+    snapshot = request.snapshot
+    path = snapshot.path
+    language = syntax.language_for(snapshot.language_id, str(path) if path else None)
+    found = syntax.analyze(
+        snapshot.text,
+        request.cursor.offset,
+        language,
+        max_line_suffix=settings.completion.max_line_suffix,
+    )
+    mode = found.mode
+    if mode == "skip" and request.trigger == "invoked":
+        mode = "line"
+    if mode == "block" and settings.completion.multiline == "never":
+        mode = "line"
+    elif mode == "line" and settings.completion.multiline == "always":
+        mode = "block"
+    return syntax.CursorSyntax(
+        mode=mode, indent=found.indent, in_comment=found.in_comment, in_string=found.in_string
+    )
+
+
+def prepare(
+    request: Request,
+    settings: Settings,
+    tokenizer: Tokenizer,
+    template: BoundTemplate,
+    n_ctx: int,
+    count_tokens: Callable[[str], int] | None = None,
+    context_provider: ContextProvider | None = None,
+) -> Prepared | None:
+    """Everything up to the model call; None when the cursor should get no completion."""
+    cursor_syntax = completion_mode(request, settings)
+    if cursor_syntax.mode == "skip":
+        return None
+    count = count_tokens or tokenizer.count
+    text, offset = request.snapshot.text, request.cursor.offset
+    completion = settings.completion
+    max_new = completion.max_tokens if cursor_syntax.mode == "block" else completion.max_tokens_line
+    budget = min(settings.prompt.max_prompt_tokens, n_ctx - max_new) - MARKER_ALLOWANCE
+    suffix_budget = min(settings.prompt.suffix_tokens, budget // 4)
+    prefix_budget = min(settings.prompt.prefix_tokens, budget - suffix_budget)
+    start, end = fim_window(text, offset, prefix_budget, suffix_budget, count)
+    path = (
+        relative_path(request.snapshot.path, request.root) if settings.prompt.include_path else None
+    )
+    fim = FimInput(
+        prefix=text[start:offset],
+        suffix=text[offset:end],
+        path=path,
+        repo_name=request.root.name if request.root and settings.prompt.repo_name else None,
+        order=settings.prompt.fim_order,
+    )
+    context: tuple[ContextFile, ...] = ()
+    if context_provider is not None and template.file_sep is not None:
+        used = count(fim.prefix) + count(fim.suffix)
+        context = tuple(context_provider(request, (start, end), budget - used, count))
+    prompt = _build(replace(fim, context=context), template, tokenizer)
+    while len(prompt) > budget + MARKER_ALLOWANCE:
+        # Per-line counts are estimates: drop context first, then prefix lines, until it fits.
+        if context:
+            context = context[:-1]
+        elif start < offset:
+            start = text.find("\n", start, offset) + 1 or offset
+        else:
+            break
+        fim = replace(fim, prefix=text[start:offset])
+        prompt = _build(replace(fim, context=context), template, tokenizer)
+    params = GenerationParams(
+        max_tokens=max_new,
+        temperature=completion.temperature,
+        top_k=completion.top_k,
+        top_p=completion.top_p,
+        stop_ids=template.stop_ids,
+        time_budget_s=completion.max_predict_ms / 1000,
+    )
+    post = post_context(text, offset, cursor_syntax, completion.max_lines)
+    return Prepared(prompt=prompt, post=post, params=params, window=(start, end), context=context)
+
+
+def _build(fim: FimInput, template: BoundTemplate, tokenizer: Tokenizer) -> Prompt:
+    return build(fim, template, tokenizer.tokenize, tokenizer.bos_id, tokenizer.token_text)
+
+
+@dataclass(slots=True)
+class Stats:
+    requests: int = 0
+    generations: int = 0
+    cancelled: int = 0
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    last_latency_ms: float = 0.0
+
+
+@dataclass
+class Completer:
+    """Runs completions against one EngineWorker; the newest request per document wins."""
+
+    worker: EngineWorker
+    context_provider: ContextProvider | None = None
+    stats: Stats = field(default_factory=Stats)
+    last_prompt: str | None = None
+    _latest: dict[str, CancelToken] = field(default_factory=dict)
+    _counters: dict[int, Callable[[str], int]] = field(default_factory=dict)
+
+    def counter(self, tokenizer: Tokenizer) -> Callable[[str], int]:
+        key = id(tokenizer)
+        if key not in self._counters:
+            self._counters = {key: lru_cache(maxsize=65536)(tokenizer.count)}
+        return self._counters[key]
+
+    def prepare(self, request: Request, settings: Settings) -> Prepared | None:
+        model = self.worker.model
+        if model is None:
+            return None
+        return prepare(
+            request,
+            settings,
+            model.tokenizer,
+            model.info.template,
+            model.info.n_ctx,
+            self.counter(model.tokenizer),
+            self.context_provider,
+        )
+
+    async def complete(self, request: Request, settings: Settings) -> Suggestion | None:
+        """The suggestion at the request's cursor, or None (no model, skipped, superseded)."""
+        uri = request.snapshot.uri
+        token = CancelToken()
+        previous = self._latest.get(uri)
+        if previous is not None:
+            previous.cancel()
+        self._latest[uri] = token
+        self.stats.requests += 1
+        started = time.monotonic()
+        try:
+            if settings.completion.debounce_ms and request.trigger == "automatic":
+                await asyncio.sleep(settings.completion.debounce_ms / 1000)
+            if token.cancelled or self.worker.model is None:
+                return None
+            prepared = self.prepare(request, settings)
+            if prepared is None:
+                return None
+            self.last_prompt = prepared.prompt.render()
+            future = self.worker.generate(
+                prepared.prompt.tokens,
+                prepared.params,
+                token,
+                partial(postprocess.should_stop, ctx=prepared.post),
+            )
+            try:
+                generation = await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                token.cancel()
+                self.stats.cancelled += 1
+                raise
+            self._record(generation)
+            if generation.stop_reason == "cancelled":
+                self.stats.cancelled += 1
+                return None
+            elapsed = (time.monotonic() - started) * 1000
+            self.stats.last_latency_ms = elapsed
+            text = postprocess.clean(generation.text, prepared.post)
+            return Suggestion(text, prepared.post.mode, generation, prepared, elapsed)
+        finally:
+            if self._latest.get(uri) is token:
+                del self._latest[uri]
+
+    def _record(self, generation: Generation) -> None:
+        self.stats.generations += 1
+        self.stats.prompt_tokens += generation.n_prompt
+        self.stats.reused_tokens += generation.n_reused

@@ -1,0 +1,204 @@
+"""Settings: the typed, fully defaulted tree, and how raw client JSON becomes it.
+
+Sources, lowest precedence first: field defaults, command-line flags, the client's
+`initializationOptions`, then `workspace/configuration` section "sc2" (re-pulled, or pushed
+with `workspace/didChangeConfiguration`). Keys are camelCase on the wire and snake_case here.
+An invalid value never sinks the rest: that one field keeps its previous value and the
+problem is reported as a readable string, which the server shows to the user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from sc2_lsp.context.settings import RepoContextSettings
+
+SECTION = "sc2"
+
+
+def _range(low: float, high: float) -> dict[str, tuple[float, float]]:
+    return {"range": (low, high)}
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which GGUF to run and how llama.cpp runs it."""
+
+    path: str | None = None
+    """A GGUF path, or a name known to `sc2-lsp model pull` ("3b", "7b", "15b", "REPO:FILE")."""
+    n_ctx: int = field(default=4096, metadata=_range(256, 131072))
+    """Context length; StarCoder2 was trained with a 4k window, which llama.cpp does not apply."""
+    n_threads: int = field(default=0, metadata=_range(0, 1024))
+    """CPU threads; 0 picks the number of physical cores."""
+    n_gpu_layers: int = field(default=-1, metadata=_range(-1, 1000))
+    """Layers to offload; -1 offloads all when this llama.cpp build has a GPU backend, else 0."""
+    template: str = "auto"
+    """FIM template: "auto" (detected from the vocabulary) or a template name."""
+
+
+@dataclass(frozen=True)
+class CompletionSettings:
+    """When to complete and how much to generate."""
+
+    enable: bool = True
+    disabled_languages: tuple[str, ...] = ()
+    """LSP language ids that never get completions."""
+    multiline: Literal["auto", "never", "always"] = "auto"
+    max_tokens: int = field(default=128, metadata=_range(1, 4096))
+    """Token cap for a multi-line (block) suggestion."""
+    max_tokens_line: int = field(default=48, metadata=_range(1, 1024))
+    """Token cap for a single-line suggestion."""
+    max_lines: int = field(default=16, metadata=_range(1, 500))
+    max_line_suffix: int = field(default=8, metadata=_range(0, 10000))
+    """No completion when more than this many characters follow the cursor on its line."""
+    temperature: float = field(default=0.0, metadata=_range(0.0, 2.0))
+    top_k: int = field(default=40, metadata=_range(0, 1000))
+    top_p: float = field(default=0.95, metadata=_range(0.0, 1.0))
+    debounce_ms: int = field(default=30, metadata=_range(0, 5000))
+    """Wait this long for more keystrokes before starting a generation."""
+    max_predict_ms: int = field(default=3000, metadata=_range(50, 120000))
+    """Time budget for generation; once spent, stop at the next line end."""
+
+
+@dataclass(frozen=True)
+class PromptSettings:
+    """How the fill-in-the-middle prompt is framed and sized (in tokens)."""
+
+    max_prompt_tokens: int = field(default=3072, metadata=_range(64, 131072))
+    """Whole prompt budget; capped at model.nCtx minus the generation cap."""
+    prefix_tokens: int = field(default=1024, metadata=_range(16, 131072))
+    suffix_tokens: int = field(default=256, metadata=_range(0, 131072))
+    include_path: bool = True
+    """Put the file's workspace-relative path inside the FIM prefix, as StarCoder2 was trained."""
+    repo_name: bool = True
+    """Start the prompt with `<repo_name>` and the workspace folder name when context is added."""
+    fim_order: Literal["psm", "spm"] = "psm"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server can be told."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+    prompt: PromptSettings = field(default_factory=PromptSettings)
+    repository: RepoContextSettings = field(default_factory=RepoContextSettings)
+    log_level: Literal["error", "warning", "info", "debug"] = "info"
+    log_document_text: bool = False
+    """Allow document text in logs (off: logs never contain code)."""
+
+
+T = TypeVar("T")
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def merge(base: T, raw: object, where: str = "") -> tuple[T, list[str]]:
+    """Overlay the raw JSON object `raw` on the dataclass `base`.
+
+    Returns the new value and one message per rejected entry. Unknown keys are reported too
+    (they are usually typos), and the rest of the object still applies.
+    """
+    if raw is None:
+        return base, []
+    if not isinstance(raw, dict):
+        return base, [f"{where or SECTION}: expected an object, got {_json_type(raw)}"]
+    hints = typing.get_type_hints(type(base))
+    fields = {f.name: f for f in dataclasses.fields(base)}  # type: ignore[arg-type]
+    changes: dict[str, Any] = {}
+    errors: list[str] = []
+    for key, value in raw.items():
+        name = snake(str(key))
+        dotted = f"{where}.{key}" if where else str(key)
+        if name not in fields:
+            errors.append(f"{dotted}: unknown setting")
+            continue
+        current = getattr(base, name)
+        if dataclasses.is_dataclass(current):
+            nested, nested_errors = merge(current, value, dotted)
+            changes[name] = nested
+            errors.extend(nested_errors)
+            continue
+        converted, problem = _convert(value, hints[name], fields[name])
+        if problem:
+            errors.append(f"{dotted}: {problem}")
+        else:
+            changes[name] = converted
+    return dataclasses.replace(base, **changes), errors  # type: ignore[type-var]
+
+
+def resolve(*layers: object, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Apply raw JSON layers in order of increasing precedence on top of `base`."""
+    settings = base or Settings()
+    errors: list[str] = []
+    for layer in layers:
+        settings, layer_errors = merge(settings, layer)
+        errors.extend(layer_errors)
+    return settings, errors
+
+
+def to_json(value: object) -> Any:
+    """The camelCase JSON form of a settings dataclass (for logs and the README)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {camel(f.name): to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _convert(value: object, hint: Any, spec: dataclasses.Field[Any]) -> tuple[Any, str | None]:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None, None
+        inner = next(arg for arg in args if arg is not type(None))
+        return _convert(value, inner, spec)
+    if origin is Literal:
+        if value in args:
+            return value, None
+        return None, f"expected one of {', '.join(map(repr, args))}, got {value!r}"
+    if origin is tuple:
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value), None
+        return None, f"expected a list of strings, got {_json_type(value)}"
+    if hint is bool:
+        if isinstance(value, bool):
+            return value, None
+        return None, f"expected true or false, got {_json_type(value)}"
+    if hint is int or hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, f"expected a number, got {_json_type(value)}"
+        if hint is int and value != int(value):
+            return None, f"expected a whole number, got {value!r}"
+        number = hint(value)
+        low, high = spec.metadata.get("range", (float("-inf"), float("inf")))
+        if not low <= number <= high:
+            return None, f"{number!r} is out of range [{low:g}, {high:g}]"
+        return number, None
+    if hint is str:
+        if isinstance(value, str):
+            return value, None
+        return None, f"expected a string, got {_json_type(value)}"
+    return None, f"unsupported setting type {hint!r}"
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,263 @@
+"""llama.cpp through llama-cpp-python: the only module that imports `llama_cpp`.
+
+`Tokenizer` loads just the vocabulary (fast, no weights) and is safe to use from any thread;
+`LlamaModel` owns one long-lived `Llama` (one context, reused across requests so the KV cache
+of a shared prompt prefix is kept) and must only be driven from the engine thread.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+from llama_cpp import _internals
+
+from sc2_lsp.engine import (
+    CancelToken,
+    EngineError,
+    Generation,
+    GenerationParams,
+    LoadOptions,
+    ModelInfo,
+)
+from sc2_lsp.prompt.templates import BoundTemplate, detect
+
+log = logging.getLogger(__name__)
+
+_SPECIAL_ATTRS = 0
+for _name in (
+    "LLAMA_TOKEN_ATTR_CONTROL",
+    "LLAMA_TOKEN_ATTR_USER_DEFINED",
+    "LLAMA_TOKEN_ATTR_UNKNOWN",
+):
+    _SPECIAL_ATTRS |= int(getattr(llama_cpp, _name, 0))
+
+
+def gpu_offload_supported() -> bool:
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def system_info() -> str:
+    return str(llama_cpp.llama_print_system_info().decode("utf-8", "replace")).strip()
+
+
+def llama_cpp_version() -> str:
+    return str(getattr(llama_cpp, "__version__", "unknown"))
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise EngineError(f"model file not found: {path}")
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise EngineError(f"{path} is not a GGUF file (llama.cpp needs .gguf models)")
+
+
+class Tokenizer:
+    """A model's vocabulary: text ↔ token ids, special-token lookup, template detection."""
+
+    def __init__(self, model: Any, owner: Any = None) -> None:
+        self._model = model
+        self._owner = owner  # keeps a vocab-only model alive as long as we are
+        self.n_vocab = int(model.n_vocab())
+        self.add_bos = bool(model.add_bos_token())
+        self.bos_id: int | None = int(model.token_bos()) if self.add_bos else None
+        self.specials = self._special_tokens()
+        vocab = llama_cpp.llama_model_get_vocab(model.model)
+        self.eog_ids = frozenset(
+            token for token in self.specials.values() if llama_cpp.llama_vocab_is_eog(vocab, token)
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Tokenizer:
+        """Read only the vocabulary of the GGUF at `path` (milliseconds, no weights)."""
+        _check_file(path)
+        params = llama_cpp.llama_model_default_params()
+        params.vocab_only = True
+        try:
+            model = _internals.LlamaModel(path_model=str(path), params=params, verbose=False)
+        except Exception as error:
+            raise EngineError(
+                f"llama.cpp could not read the vocabulary of {path}: {error}"
+            ) from error
+        return cls(model, owner=model)
+
+    def _special_tokens(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for token in range(self.n_vocab):
+            if int(self._model.token_get_attr(token)) & _SPECIAL_ATTRS:
+                found.setdefault(self._model.token_get_text(token), token)
+        return found
+
+    def single_token(self, text: str) -> int | None:
+        """The id of the special token spelled `text` (SentencePiece's `▁` prefix allowed)."""
+        return self.specials.get(text, self.specials.get("▁" + text))
+
+    def token_text(self, token: int) -> str:
+        return str(self._model.token_get_text(token))
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of plain text: no BOS, and sentinel spellings stay ordinary text."""
+        if not text:
+            return []
+        return list(self._model.tokenize(text.encode("utf-8"), False, False))
+
+    def count(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def piece(self, token: int) -> bytes:
+        """The bytes a token stands for; control tokens are empty."""
+        return bytes(self._model.detokenize([token], False))
+
+    def template(self, name: str = "auto") -> BoundTemplate:
+        try:
+            return detect(self.single_token, sorted(self.eog_ids), name)
+        except ValueError as error:
+            raise EngineError(str(error)) from error
+
+
+class LlamaModel:
+    """One loaded GGUF and its long-lived context. Engine thread only."""
+
+    def __init__(self, options: LoadOptions) -> None:
+        _check_file(options.path)
+        started = time.monotonic()
+        offload = gpu_offload_supported()
+        gpu_layers = options.n_gpu_layers
+        warnings: list[str] = []
+        if gpu_layers < 0:
+            gpu_layers = -1 if offload else 0
+        elif gpu_layers > 0 and not offload:
+            warnings.append(
+                f"nGpuLayers={gpu_layers} asked for, but this llama.cpp build has no GPU backend; "
+                "running on the CPU (see `sc2-lsp doctor` for a CUDA/Metal build)"
+            )
+            gpu_layers = 0
+        self._abort = CancelToken()
+        self._abort_callback = llama_cpp.ggml_abort_callback(lambda _data: self._abort.cancelled)
+        try:
+            self.llama = llama_cpp.Llama(
+                model_path=str(options.path),
+                n_ctx=options.n_ctx,
+                n_batch=min(512, options.n_ctx),
+                n_threads=options.n_threads or _physical_cores(),
+                n_gpu_layers=gpu_layers,
+                verbose=False,
+                seed=0,
+            )
+        except Exception as error:
+            raise EngineError(f"llama.cpp could not load {options.path}: {error}") from error
+        llama_cpp.llama_set_abort_callback(self.llama._ctx.ctx, self._abort_callback, None)
+        self.tokenizer = Tokenizer(self.llama._model)
+        template = self.tokenizer.template(options.template)
+        if not template.template.has_fim:
+            warnings.append(
+                "this model's vocabulary has no fill-in-the-middle tokens: completing from the "
+                "text before the cursor only"
+            )
+        metadata = self.llama.metadata
+        self.info = ModelInfo(
+            path=options.path,
+            architecture=metadata.get("general.architecture", "unknown"),
+            template=template,
+            n_ctx=self.llama.n_ctx(),
+            n_ctx_train=int(self.llama._model.n_ctx_train()),
+            n_vocab=self.tokenizer.n_vocab,
+            n_gpu_layers=gpu_layers,
+            gpu_offload_supported=offload,
+            load_seconds=time.monotonic() - started,
+            warnings=tuple(warnings),
+        )
+
+    def close(self) -> None:
+        self.llama.close()
+
+    def cached_tokens(self) -> list[int]:
+        return list(self.llama._input_ids[: self.llama.n_tokens])
+
+    def generate(
+        self,
+        prompt: Sequence[int],
+        params: GenerationParams,
+        cancel: CancelToken,
+        should_stop: Callable[[str], bool] = lambda _text: False,
+    ) -> Generation:
+        """Generate after `prompt`, reusing the KV cache of the longest common prefix."""
+        result = Generation(n_prompt=len(prompt))
+        room = self.info.n_ctx - len(prompt)
+        if room <= 1:
+            result.stop_reason = "context_full"
+            return result
+        result.n_reused = _common_prefix(self.cached_tokens(), prompt)
+        self._abort = cancel
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        started = time.monotonic()
+        first_token_at: float | None = None
+        try:
+            tokens = self.llama.generate(
+                list(prompt),
+                top_k=params.top_k,
+                top_p=params.top_p,
+                min_p=0.0,
+                temp=params.temperature,
+                repeat_penalty=1.0,
+            )
+            for token in tokens:
+                now = time.monotonic()
+                if first_token_at is None:
+                    first_token_at = now
+                if cancel.cancelled:
+                    result.stop_reason = "cancelled"
+                    break
+                if token in params.stop_ids:
+                    result.stop_reason = "stop_token"
+                    break
+                result.tokens.append(token)
+                result.text += decoder.decode(self.tokenizer.piece(token))
+                if should_stop(result.text):
+                    result.stop_reason = "callback"
+                    break
+                if len(result.tokens) >= min(params.max_tokens, room - 1):
+                    result.stop_reason = "max_tokens"
+                    break
+                if _over_budget(params.time_budget_s, now - first_token_at, result.text):
+                    result.stop_reason = "time_budget"
+                    break
+        except RuntimeError as error:
+            if not cancel.cancelled:
+                raise EngineError(f"llama.cpp failed while generating: {error}") from error
+            result.stop_reason = "cancelled"
+        finally:
+            self._abort = CancelToken()
+        result.text += decoder.decode(b"", final=True)
+        finished = time.monotonic()
+        result.prompt_seconds = (first_token_at or finished) - started
+        result.generate_seconds = finished - (first_token_at or finished)
+        return result
+
+
+def _over_budget(budget: float | None, spent: float, text: str) -> bool:
+    """Past the budget, finish the line being written; past twice the budget, stop at once."""
+    if budget is None or spent <= budget:
+        return False
+    return text.endswith("\n") or spent > 2 * budget
+
+
+def _common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
+    count = 0
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def _physical_cores() -> int:
+    count = os.cpu_count() or 2
+    return max(1, count // 2) if count > 4 else count

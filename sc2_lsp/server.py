@@ -1,0 +1,322 @@
+"""The LSP shell: pygls handlers that turn protocol messages into calls on the core.
+
+Only this module and `documents.py` know LSP types. Handlers stay short: settings in,
+snapshot out, `Completer` in the middle, results mapped back to lsprotocol types. Every
+request is answered: with a result, an empty result while the model loads or when there is
+nothing to suggest, or `RequestCancelled` when the client cancels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from sc2_lsp import __version__, documents, models
+from sc2_lsp.completer import Completer, Request, Suggestion, Trigger
+from sc2_lsp.config import SECTION, Settings, resolve
+from sc2_lsp.engine import EngineError, LoadOptions, ModelInfo
+from sc2_lsp.engine.worker import EngineWorker
+
+log = logging.getLogger(__name__)
+
+
+class Sc2Server(LanguageServer):
+    def __init__(self, cli_layer: dict[str, Any] | None = None) -> None:
+        super().__init__("sc2-lsp", __version__)
+        self.cli_layer = cli_layer or {}
+        self.init_layer: object = None
+        self.client_layer: object = None
+        self.settings = Settings()
+        self.worker = EngineWorker()
+        self.completer = Completer(self.worker)
+        self.model_state = "not loaded"
+        self.model_error: str | None = None
+        self._loaded_with: object = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def apply_settings(self) -> None:
+        """Recompute settings from all layers; report bad values; reload the model if needed."""
+        settings, errors = resolve(self.cli_layer, self.init_layer, self.client_layer)
+        self.settings = settings
+        logging.getLogger("sc2_lsp").setLevel(settings.log_level.upper())
+        if errors:
+            self.show(
+                "sc2-lsp: invalid settings (defaults used for these): " + "; ".join(errors),
+                types.MessageType.Warning,
+            )
+        if settings.model != self._loaded_with:
+            self.run_task(self.load_model())
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        log.log(
+            logging.WARNING if kind <= types.MessageType.Warning else logging.INFO, "%s", message
+        )
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    async def pull_configuration(self) -> None:
+        capabilities = self.client_capabilities.workspace
+        if not (capabilities and capabilities.configuration):
+            return
+        try:
+            answer = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+            )
+        except Exception as error:
+            log.warning("workspace/configuration failed: %s", error)
+            return
+        self.client_layer = answer[0] if answer else None
+
+    def client_supports_markdown(self) -> bool:
+        document = self.client_capabilities.text_document
+        completion = document.completion if document else None
+        item = completion.completion_item if completion else None
+        formats = item.documentation_format if item else None
+        return bool(formats and types.MarkupKind.Markdown in formats)
+
+    @property
+    def client_capabilities(self) -> types.ClientCapabilities:
+        return self.protocol.client_capabilities
+
+    # -- model ------------------------------------------------------------------------------
+
+    async def load_model(self) -> None:
+        wanted = self.settings.model
+        self._loaded_with = wanted
+        self.model_state, self.model_error = "loading", None
+        progress = await self._begin_progress("sc2-lsp", "loading model")
+        try:
+            path = await asyncio.to_thread(models.resolve, wanted.path)
+            options = LoadOptions(
+                path, wanted.n_ctx, wanted.n_threads, wanted.n_gpu_layers, wanted.template
+            )
+            info: ModelInfo = await asyncio.wrap_future(self.worker.load(options))
+        except (models.ModelError, EngineError) as error:
+            if self._loaded_with is wanted:
+                self.model_state, self.model_error = "failed", str(error)
+                self.show(f"sc2-lsp: {error}", types.MessageType.Error)
+            self._end_progress(progress, "model not loaded")
+            return
+        if self._loaded_with is not wanted:
+            return
+        self.model_state = "ready"
+        for warning in info.warnings:
+            self.show(f"sc2-lsp: {warning}", types.MessageType.Warning)
+        log.info(
+            "model ready: %s (%s, template %s, n_ctx %d, gpu layers %d) in %.1fs",
+            info.path.name,
+            info.architecture,
+            info.template.name,
+            info.n_ctx,
+            info.n_gpu_layers,
+            info.load_seconds,
+        )
+        self._end_progress(progress, f"{info.path.name} ready")
+
+    async def _begin_progress(self, title: str, message: str) -> str | None:
+        window = self.client_capabilities.window
+        if not (window and window.work_done_progress):
+            return None
+        token = f"sc2-load-{uuid.uuid4().hex[:8]}"
+        try:
+            await self.work_done_progress.create_async(token)
+        except Exception:
+            return None
+        self.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, message=message)
+        )
+        return token
+
+    def _end_progress(self, token: str | None, message: str) -> None:
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+    def run_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- completion -------------------------------------------------------------------------
+
+    def request_for(self, uri: str, position: types.Position, trigger: Trigger) -> Request | None:
+        document = self.workspace.text_documents.get(uri)
+        if document is None:
+            return None
+        text = document.source
+        encoding = str(self.workspace.position_encoding or "utf-16")
+        cursor = documents.cursor_at(text, position.line, position.character, encoding)
+        snapshot = documents.Snapshot(uri, document.version, document.language_id, text)
+        return Request(snapshot, cursor, self.root_for(snapshot.path), trigger)
+
+    def root_for(self, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        roots = [documents.uri_to_path(folder.uri) for folder in self.workspace.folders.values()]
+        roots.append(Path(self.workspace.root_path) if self.workspace.root_path else None)
+        for root in roots:
+            if root is not None and path.is_relative_to(root):
+                return root
+        return None
+
+    async def suggest(
+        self, uri: str, position: types.Position, trigger: Trigger
+    ) -> tuple[Request, Suggestion] | None:
+        completion = self.settings.completion
+        request = self.request_for(uri, position, trigger)
+        if request is None or not completion.enable:
+            return None
+        if request.snapshot.language_id in completion.disabled_languages:
+            return None
+        try:
+            suggestion = await self.completer.complete(request, self.settings)
+        except EngineError as error:
+            self.show(f"sc2-lsp: {error}", types.MessageType.Error)
+            return None
+        if suggestion is None or not suggestion.text:
+            return None
+        return request, suggestion
+
+
+def completion_item(
+    request: Request,
+    suggestion: Suggestion,
+    position: types.Position,
+    encoding: str,
+    markdown: bool,
+) -> types.CompletionItem:
+    """A popup item for clients without inline completion: replaces the word being typed."""
+    text, offset = request.snapshot.text, request.cursor.offset
+    word_start = offset
+    while word_start > 0 and (text[word_start - 1].isalnum() or text[word_start - 1] == "_"):
+        word_start -= 1
+    word = text[word_start:offset]
+    line, column = documents.position_of(text, word_start, encoding)
+    new_text = word + suggestion.text
+    first_line = new_text.split("\n", 1)[0].strip() or new_text.strip().split("\n", 1)[0]
+    return types.CompletionItem(
+        label=first_line[:80] + ("…" if len(first_line) > 80 or "\n" in suggestion.text else ""),
+        kind=types.CompletionItemKind.Snippet,
+        detail="sc2-lsp",
+        documentation=(
+            types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{new_text}\n```")
+            if markdown
+            else new_text
+        ),
+        filter_text=new_text,
+        sort_text="0",
+        preselect=True,
+        insert_text_format=types.InsertTextFormat.PlainText,
+        text_edit=types.TextEdit(
+            range=types.Range(start=types.Position(line=line, character=column), end=position),
+            new_text=new_text,
+        ),
+    )
+
+
+def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
+    server = Sc2Server(cli_layer)
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: Sc2Server, params: types.InitializeParams) -> None:
+        options = params.initialization_options
+        if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
+            options = options[SECTION]
+        ls.init_layer = options
+        settings, errors = resolve(ls.cli_layer, ls.init_layer)
+        ls.settings = settings
+        if errors:
+            ls.show(
+                "sc2-lsp: invalid initializationOptions (defaults used for these): "
+                + "; ".join(errors),
+                types.MessageType.Warning,
+            )
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: Sc2Server, params: types.InitializedParams) -> None:
+        await ls.pull_configuration()
+        ls.apply_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: Sc2Server, params: types.DidChangeConfigurationParams
+    ) -> None:
+        pushed = params.settings
+        if isinstance(pushed, dict) and SECTION in pushed:
+            ls.client_layer = pushed[SECTION]
+        else:
+            await ls.pull_configuration()
+        ls.apply_settings()
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: Sc2Server, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList:
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        found = await ls.suggest(
+            params.text_document.uri, params.position, "invoked" if invoked else "automatic"
+        )
+        if found is None:
+            return types.InlineCompletionList(items=[])
+        _request, suggestion = found
+        item = types.InlineCompletionItem(
+            insert_text=suggestion.text,
+            range=types.Range(start=params.position, end=params.position),
+        )
+        return types.InlineCompletionList(items=[item])
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
+    )
+    async def completion(ls: Sc2Server, params: types.CompletionParams) -> types.CompletionList:
+        invoked = (
+            params.context is None
+            or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        )
+        found = await ls.suggest(
+            params.text_document.uri, params.position, "invoked" if invoked else "automatic"
+        )
+        if found is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        request, suggestion = found
+        encoding = str(ls.workspace.position_encoding or "utf-16")
+        item = completion_item(
+            request, suggestion, params.position, encoding, ls.client_supports_markdown()
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    @server.command("sc2.status")
+    def status(ls: Sc2Server, *args: Any) -> dict[str, Any]:
+        info = ls.worker.info
+        stats = ls.completer.stats
+        return {
+            "version": __version__,
+            "model": {
+                "state": ls.model_state,
+                "error": ls.model_error,
+                "path": str(info.path) if info else None,
+                "template": info.template.name if info else None,
+                "nGpuLayers": info.n_gpu_layers if info else None,
+            },
+            "requests": stats.requests,
+            "generations": stats.generations,
+            "cancelled": stats.cancelled,
+            "lastLatencyMs": round(stats.last_latency_ms, 1),
+        }
+
+    @server.command("sc2.lastPrompt")
+    def last_prompt(ls: Sc2Server, *args: Any) -> str | None:
+        return ls.completer.last_prompt
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: Sc2Server, *args: Any) -> None:
+        ls.worker.close()
+
+    return server

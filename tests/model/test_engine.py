@@ -1,0 +1,177 @@
+"""Real llama.cpp on tiny random-weight StarCoder2 GGUFs: tokens, stops, cancellation, reuse."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
+from sc2_lsp.engine.llama import LlamaModel, Tokenizer
+from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.prompt import FimInput, build
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_path: Path) -> Tokenizer:
+    return Tokenizer.load(tiny_model_path)
+
+
+def test_vocabulary_and_template(tokenizer: Tokenizer) -> None:
+    template = tokenizer.template()
+    assert template.name == "starcoder2"
+    assert (
+        template.fim_prefix,
+        template.fim_middle,
+        template.fim_suffix,
+        template.repo_name,
+        template.file_sep,
+    ) == (1, 2, 3, 5, 6)
+    assert {0, 1, 2, 3, 4, 5, 6} <= template.stop_ids
+    assert tokenizer.bos_id is None
+
+
+def test_exact_token_ids_of_a_built_prompt(tokenizer: Tokenizer) -> None:
+    template = tokenizer.template()
+    prompt = build(
+        FimInput("def f():\n    ", "\n", path="a.py"),
+        template,
+        tokenizer.tokenize,
+        tokenizer.bos_id,
+        tokenizer.token_text,
+    )
+    ids = prompt.tokens
+    expected = [6, 1, *tokenizer.tokenize("a.py\ndef f():\n    "), 3, *tokenizer.tokenize("\n"), 2]
+    assert ids == expected
+    assert prompt.render() == "<file_sep><fim_prefix>a.py\ndef f():\n    <fim_suffix>\n<fim_middle>"
+    assert 6 not in tokenizer.tokenize("<file_sep>"), "plain text must never become a sentinel"
+
+
+def load(path: Path, n_ctx: int = 1024) -> LlamaModel:
+    return LlamaModel(LoadOptions(path, n_ctx=n_ctx, n_threads=2))
+
+
+def test_generates_and_stops_at_max_tokens(emit_model_factory: Callable[[str], Path]) -> None:
+    model = load(emit_model_factory("x"))
+    try:
+        prompt = model.tokenizer.tokenize("x = ")
+        result = model.generate(
+            prompt,
+            GenerationParams(max_tokens=3, stop_ids=model.info.template.stop_ids),
+            CancelToken(),
+        )
+        assert (result.text, result.stop_reason, result.n_prompt) == (
+            "xxx",
+            "max_tokens",
+            len(prompt),
+        )
+    finally:
+        model.close()
+
+
+def test_stops_by_id_on_file_sep(emit_model_factory: Callable[[str], Path]) -> None:
+    model = load(emit_model_factory("<file_sep>"))
+    try:
+        params = GenerationParams(max_tokens=20, stop_ids=model.info.template.stop_ids)
+        result = model.generate(model.tokenizer.tokenize("x = "), params, CancelToken())
+        assert (result.tokens, result.text, result.stop_reason) == ([], "", "stop_token")
+        unguarded = model.generate(
+            model.tokenizer.tokenize("x = "), GenerationParams(max_tokens=3), CancelToken()
+        )
+        assert unguarded.tokens == [6, 6, 6], (
+            "llama.cpp itself does not treat <file_sep> as end of generation"
+        )
+    finally:
+        model.close()
+
+
+def test_kv_cache_of_a_shared_prefix_is_reused(emit_model_factory: Callable[[str], Path]) -> None:
+    model = load(emit_model_factory("x"))
+    try:
+        tokens = model.tokenizer.tokenize("def f(a, b):\n    return a + b\n\n" * 4)
+        first = model.generate(tokens, GenerationParams(max_tokens=2), CancelToken())
+        second = model.generate(
+            [*tokens, *model.tokenizer.tokenize("y = ")],
+            GenerationParams(max_tokens=2),
+            CancelToken(),
+        )
+        assert first.n_reused == 0
+        assert second.n_reused == len(tokens)
+        assert second.text == "xx"
+    finally:
+        model.close()
+
+
+def test_cancel_takes_effect_within_one_token(emit_model_factory: Callable[[str], Path]) -> None:
+    model = load(emit_model_factory("x"))
+    try:
+        cancel = CancelToken()
+
+        def cancel_at_five(text: str) -> bool:
+            if len(text) == 5:
+                cancel.cancel()
+            return False
+
+        result = model.generate(
+            model.tokenizer.tokenize("x"), GenerationParams(max_tokens=100), cancel, cancel_at_five
+        )
+        assert (result.text, result.stop_reason) == ("xxxxx", "cancelled")
+    finally:
+        model.close()
+
+
+def test_cancel_during_prompt_evaluation_leaves_a_usable_model(slow_model_path: Path) -> None:
+    model = load(slow_model_path, n_ctx=4096)
+    try:
+        long_prompt = model.tokenizer.tokenize("def function_number(n):\n    return n * 2\n" * 150)[
+            :3000
+        ]
+        cancel = CancelToken()
+        timer = threading.Timer(0.2, cancel.cancel)
+        timer.start()
+        started = time.monotonic()
+        result = model.generate(long_prompt, GenerationParams(max_tokens=5), cancel)
+        assert result.stop_reason == "cancelled" and result.tokens == []
+        assert time.monotonic() - started < 0.2 + 10  # aborted, not run to completion
+        again = model.generate(
+            model.tokenizer.tokenize("y = "), GenerationParams(max_tokens=2), CancelToken()
+        )
+        assert again.text == "xx"
+    finally:
+        model.close()
+
+
+def test_time_budget_ends_a_runaway_line(emit_model_factory: Callable[[str], Path]) -> None:
+    model = load(emit_model_factory("x"))
+    try:
+        params = GenerationParams(max_tokens=500, time_budget_s=0.0)
+        result = model.generate(model.tokenizer.tokenize("x"), params, CancelToken())
+        assert (result.stop_reason, result.text) == ("time_budget", "xx")
+    finally:
+        model.close()
+
+
+def test_worker_reports_bad_models_and_survives(
+    tmp_path: Path, emit_model_factory: Callable[[str], Path]
+) -> None:
+    worker = EngineWorker()
+    try:
+        with pytest.raises(EngineError, match="not found"):
+            worker.load(LoadOptions(tmp_path / "missing.gguf")).result()
+        junk = tmp_path / "junk.gguf"
+        junk.write_bytes(b"GGUF" + b"\0" * 64)
+        with pytest.raises(EngineError, match="could not load"):
+            worker.load(LoadOptions(junk)).result()
+        info = worker.load(LoadOptions(emit_model_factory("x"), n_ctx=512)).result()
+        assert info.template.name == "starcoder2" and info.n_ctx == 512
+        assert (
+            worker.generate([1, 2, 3], GenerationParams(max_tokens=2), CancelToken()).result().text
+            == "xx"
+        )
+    finally:
+        worker.close()
