@@ -273,3 +273,15 @@ async def test_unopened_document_gets_an_empty_answer(
         inline_params((tmp_path / "nope.py").as_uri(), 3, 1)
     )
     assert isinstance(result, types.InlineCompletionList) and not result.items
+
+
+async def test_model_load_reports_progress(start_server: Start, tiny_model_path: Path) -> None:
+    client = await start_server(model=tiny_model_path)
+    await wait_for_model(client)
+    for _ in range(50):
+        reports = [report for values in client.progress_reports.values() for report in values]
+        if any(isinstance(report, types.WorkDoneProgressEnd) for report in reports):
+            break
+        await asyncio.sleep(0.05)
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and "loading" in (reports[0].message or "")
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd) and "ready" in (reports[-1].message or "")
