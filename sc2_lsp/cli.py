@@ -14,15 +14,20 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sc2_lsp import __version__, models
-from sc2_lsp.completer import Completer, Request, prepare
+from sc2_lsp.completer import Completer, Prepared, Request, prepare
 from sc2_lsp.config import Settings, resolve
+from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.syntax import language_for
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
+from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.repository import RepositoryContext
 
 log = logging.getLogger("sc2_lsp")
 
@@ -74,15 +79,28 @@ def _parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=text, description=text)
         _common(command)
-        command.add_argument("file", type=Path)
-        command.add_argument("--line", type=int, required=True, help="0-based line")
-        command.add_argument("--col", type=int, required=True, help="0-based column in characters")
+        command.add_argument("file", type=Path, nargs="?" if name == "prompt" else None)
+        command.add_argument("--line", type=int, help="0-based line")
+        command.add_argument("--col", type=int, help="0-based column in characters")
         command.add_argument(
-            "--workspace", type=Path, help="workspace folder (default: the file's folder)"
+            "--workspace",
+            type=Path,
+            help="workspace folder: indexed for repository context (default: the file's folder, not indexed)",
         )
+        command.add_argument("--max-prompt-tokens", type=int, help="budget for the whole prompt")
         command.set_defaults(handler=handler)
         if name == "complete":
             command.add_argument("--json", action="store_true", help="print JSON with timings")
+        else:
+            command.add_argument(
+                "--explain", action="store_true", help="list the context snippets on stderr"
+            )
+            command.add_argument(
+                "--batch",
+                type=Path,
+                help='JSONL of {"file", "line", "col"} (file relative to --workspace): one JSON '
+                "line out per position",
+            )
 
     model = commands.add_parser("model", help="download, list and remove models")
     model_commands = model.add_subparsers(title="model commands", metavar="ACTION", required=True)
@@ -147,6 +165,8 @@ def _settings_layer(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError("--settings must be a JSON object")
     if getattr(args, "model", None):
         layer.setdefault("model", {})["path"] = args.model
+    if getattr(args, "max_prompt_tokens", None):
+        layer.setdefault("prompt", {})["maxPromptTokens"] = args.max_prompt_tokens
     return layer
 
 
@@ -173,6 +193,7 @@ def serve(args: argparse.Namespace) -> int:
             sys.stdout = sys.stderr
             server.start_io(stdin=sys.stdin.buffer, stdout=protocol_out)
     finally:
+        server.repository.close()
         server.worker.close()
     return 0
 
@@ -180,45 +201,121 @@ def serve(args: argparse.Namespace) -> int:
 # -- one-shot commands ------------------------------------------------------------------------
 
 
-def _request(args: argparse.Namespace) -> Request:
-    path: Path = args.file.resolve()
+def _request(file: Path, line: int | None, col: int | None, workspace: Path | None) -> Request:
+    path = file.resolve()
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read {args.file}: {error}") from error
-    root = (args.workspace or path.parent).resolve()
-    language = language_for(None, str(path))
-    snapshot = Snapshot(path.as_uri(), None, language, text)
-    if args.line < 0 or args.col < 0:
+        raise UsageError(f"cannot read {file}: {error}") from error
+    if line is None or col is None:
+        raise UsageError("--line and --col are required")
+    if line < 0 or col < 0:
         raise UsageError("--line and --col are 0-based and cannot be negative")
-    return Request(snapshot, cursor_at(text, args.line, args.col, "utf-32"), root, "invoked")
+    root = (workspace or path.parent).resolve()
+    snapshot = Snapshot(path.as_uri(), None, language_for(None, str(path)), text)
+    return Request(snapshot, cursor_at(text, line, col, "utf-32"), root, "invoked")
+
+
+def _repository(args: argparse.Namespace, settings: Settings) -> RepositoryContext | None:
+    """An index of --workspace, fully built (one-shot commands pay indexing up front)."""
+    if args.workspace is None:
+        return None
+    if not args.workspace.is_dir():
+        raise UsageError(f"--workspace {args.workspace} is not a folder")
+    repository = RepositoryContext()
+    repository.configure([args.workspace], settings.repository)
+    if repository.index is not None:
+        repository.index.wait_ready()
+    return repository
 
 
 def run_prompt(args: argparse.Namespace) -> int:
     from sc2_lsp.engine.llama import Tokenizer
 
     settings = _settings(args)
-    request = _request(args)
+    if args.batch is None and args.file is None:
+        raise UsageError("give a FILE, or --batch POSITIONS.jsonl")
+    single = None if args.batch else _request(args.file, args.line, args.col, args.workspace)
     tokenizer = Tokenizer.load(models.resolve(settings.model.path))
     template = tokenizer.template(settings.model.template)
-    prepared = prepare(request, settings, tokenizer, template, settings.model.n_ctx)
+    repository = _repository(args, settings)
+    counter = lru_cache(maxsize=65536)(tokenizer.count)
+
+    def prompt_at(request: Request) -> Prepared | None:
+        provider = repository.provide if repository else None
+        path = request.snapshot.path
+        if repository is not None and path is not None:
+            repository.recent = RecentEdits()
+            repository.opened(path, request.snapshot.text, request.snapshot.language_id)
+        try:
+            return prepare(
+                request, settings, tokenizer, template, settings.model.n_ctx, counter, provider
+            )
+        finally:
+            if repository is not None and path is not None:
+                repository.closed(path)
+
+    try:
+        if single is None:
+            return _prompt_batch(args, prompt_at)
+        prepared = prompt_at(single)
+    finally:
+        if repository is not None:
+            repository.close()
     if prepared is None:
         print("sc2-lsp: no completion at this position (mode: skip)", file=sys.stderr)
         return 1
     sys.stdout.write(prepared.prompt.render())
     sys.stdout.flush()
+    if args.explain and repository is not None:
+        print("\nsource      tokens  score  file (symbol)", file=sys.stderr)
+        for snippet in repository.last_snippets:
+            symbol = f" ({snippet.symbol})" if snippet.symbol else ""
+            print(
+                f"{snippet.source:<10} {snippet.tokens:7d} {snippet.score:6.2f}  {snippet.path}{symbol}",
+                file=sys.stderr,
+            )
     print(
-        f"\n[{len(prepared.prompt)} tokens, template {template.name}, mode {prepared.post.mode}]",
+        f"\n[{len(prepared.prompt)} tokens ({prepared.prompt.tokens_of('context', 'repo')} context), "
+        f"template {template.name}, mode {prepared.post.mode}]",
         file=sys.stderr,
     )
     return 0
 
 
-def run_complete(args: argparse.Namespace) -> int:
-    from sc2_lsp.engine.worker import EngineWorker
+def _prompt_batch(args: argparse.Namespace, prompt_at: Callable[[Request], Prepared | None]) -> int:
+    workspace = args.workspace or Path.cwd()
+    try:
+        lines = args.batch.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise UsageError(f"cannot read {args.batch}: {error}") from error
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            position = json.loads(line)
+            request = _request(
+                workspace / position["file"], int(position["line"]), int(position["col"]), workspace
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, UsageError) as error:
+            print(json.dumps({"error": f"line {number}: {error}"}), flush=True)
+            continue
+        started = time.perf_counter()
+        prepared = prompt_at(request)
+        elapsed = (time.perf_counter() - started) * 1000
+        payload = {
+            "prompt": prepared.prompt.render() if prepared else None,
+            "tokens": len(prepared.prompt) if prepared else 0,
+            "ms": round(elapsed, 3),
+        }
+        print(json.dumps(payload), flush=True)
+    return 0
 
+
+def run_complete(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    request = _request(args)
+    request = _request(args.file, args.line, args.col, args.workspace)
+    repository = _repository(args, settings)
     worker = EngineWorker()
     try:
         model = settings.model
@@ -232,9 +329,16 @@ def run_complete(args: argparse.Namespace) -> int:
         info = worker.load(options).result()
         for warning in info.warnings:
             print(f"sc2-lsp: {warning}", file=sys.stderr)
-        suggestion = asyncio.run(Completer(worker).complete(request, settings))
+        provider = repository.provide if repository else None
+        if repository is not None and request.snapshot.path is not None:
+            repository.opened(
+                request.snapshot.path, request.snapshot.text, request.snapshot.language_id
+            )
+        suggestion = asyncio.run(Completer(worker, provider).complete(request, settings))
     finally:
         worker.close()
+        if repository is not None:
+            repository.close()
     if args.json:
         payload: dict[str, Any] = {"text": suggestion.text if suggestion else ""}
         if suggestion:
@@ -281,7 +385,6 @@ def run_model_rm(args: argparse.Namespace) -> int:
 
 def run_doctor(args: argparse.Namespace) -> int:
     from sc2_lsp.engine import llama as engine
-    from sc2_lsp.engine.worker import EngineWorker
 
     settings = _settings(args)
     print(f"sc2-lsp {__version__}, llama-cpp-python {engine.llama_cpp_version()}")

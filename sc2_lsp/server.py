@@ -23,6 +23,7 @@ from sc2_lsp.completer import Completer, Request, Suggestion, Trigger
 from sc2_lsp.config import SECTION, Settings, resolve
 from sc2_lsp.engine import EngineError, LoadOptions, ModelInfo
 from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.repository import RepositoryContext
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ class Sc2Server(LanguageServer):
         self.client_layer: object = None
         self.settings = Settings()
         self.worker = EngineWorker()
-        self.completer = Completer(self.worker)
+        self.repository = RepositoryContext()
+        self.completer = Completer(self.worker, context_provider=self.repository.provide)
         self.model_state = "not loaded"
         self.model_error: str | None = None
         self._loaded_with: object = None
@@ -53,8 +55,36 @@ class Sc2Server(LanguageServer):
                 "sc2-lsp: invalid settings (defaults used for these): " + "; ".join(errors),
                 types.MessageType.Warning,
             )
+        self.repository.configure(self.workspace_roots(), settings.repository)
         if settings.model != self._loaded_with:
             self.run_task(self.load_model())
+
+    def workspace_roots(self) -> list[Path]:
+        roots = [documents.uri_to_path(folder.uri) for folder in self.workspace.folders.values()]
+        if not roots and self.workspace.root_path:
+            roots.append(Path(self.workspace.root_path))
+        return [root for root in roots if root is not None and root.is_dir()]
+
+    async def watch_files(self) -> None:
+        """Ask the client to report file changes on disk, so the index never re-walks."""
+        workspace = self.client_capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace else None
+        if not (watched and watched.dynamic_registration):
+            return
+        options = types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern="**/*")]
+        )
+        registration = types.Registration(
+            id="sc2-watch",
+            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=options,
+        )
+        try:
+            await self.client_register_capability_async(
+                types.RegistrationParams(registrations=[registration])
+            )
+        except Exception as error:
+            log.info("file watching not available: %s", error)
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         log.log(
@@ -159,12 +189,8 @@ class Sc2Server(LanguageServer):
     def root_for(self, path: Path | None) -> Path | None:
         if path is None:
             return None
-        roots = [documents.uri_to_path(folder.uri) for folder in self.workspace.folders.values()]
-        roots.append(Path(self.workspace.root_path) if self.workspace.root_path else None)
-        for root in roots:
-            if root is not None and path.is_relative_to(root):
-                return root
-        return None
+        matching = [root for root in self.workspace_roots() if path.is_relative_to(root)]
+        return max(matching, key=lambda root: len(root.parts), default=None)
 
     async def suggest(
         self, uri: str, position: types.Position, trigger: Trigger
@@ -243,6 +269,55 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     async def initialized(ls: Sc2Server, params: types.InitializedParams) -> None:
         await ls.pull_configuration()
         ls.apply_settings()
+        await ls.watch_files()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: Sc2Server, params: types.DidOpenTextDocumentParams) -> None:
+        document = params.text_document
+        if (path := documents.uri_to_path(document.uri)) is not None:
+            ls.repository.opened(path, document.text, document.language_id)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: Sc2Server, params: types.DidChangeTextDocumentParams) -> None:
+        path = documents.uri_to_path(params.text_document.uri)
+        document = ls.workspace.text_documents.get(params.text_document.uri)
+        if path is None or document is None:
+            return
+        text = document.source
+        encoding = str(ls.workspace.position_encoding or "utf-16")
+        edits = [
+            documents.cursor_at(
+                text, change.range.start.line, change.range.start.character, encoding
+            ).offset
+            for change in params.content_changes
+            if isinstance(change, types.TextDocumentContentChangePartial)
+        ]
+        ls.repository.changed(path, text, document.language_id, edits)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: Sc2Server, params: types.DidCloseTextDocumentParams) -> None:
+        if (path := documents.uri_to_path(params.text_document.uri)) is not None:
+            ls.repository.closed(path)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: Sc2Server, params: types.DidChangeWatchedFilesParams) -> None:
+        by_kind: dict[types.FileChangeType, list[Path]] = {
+            kind: [] for kind in types.FileChangeType
+        }
+        for change in params.changes:
+            if (path := documents.uri_to_path(change.uri)) is not None:
+                by_kind[change.type].append(path)
+        ls.repository.files_changed(
+            by_kind[types.FileChangeType.Created],
+            by_kind[types.FileChangeType.Changed],
+            by_kind[types.FileChangeType.Deleted],
+        )
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_workspace_folders(
+        ls: Sc2Server, params: types.DidChangeWorkspaceFoldersParams
+    ) -> None:
+        ls.repository.configure(ls.workspace_roots(), ls.settings.repository)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -309,6 +384,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
             "generations": stats.generations,
             "cancelled": stats.cancelled,
             "lastLatencyMs": round(stats.last_latency_ms, 1),
+            "index": ls.repository.status(),
         }
 
     @server.command("sc2.lastPrompt")
@@ -317,6 +393,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: Sc2Server, *args: Any) -> None:
+        ls.repository.close()
         ls.worker.close()
 
     return server

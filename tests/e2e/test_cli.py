@@ -15,14 +15,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.model]
 SOURCE = "import os\n\n\ndef add(a, b):\n    return a + b\n\n\ndef main():\n    total = add(1, \n    print(total)\n"
 
 
-def sc2(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sc2(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sc2_lsp", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"HF_HUB_OFFLINE": "1", "SC2_LSP_MODEL_DIR": str(cwd / "models"), "PATH": "/usr/bin:/bin", **(env or {})},
+        env={
+            "HF_HUB_OFFLINE": "1",
+            "SC2_LSP_MODEL_DIR": str(cwd / "models"),
+            "PATH": "/usr/bin:/bin",
+            **(env or {}),
+        },
     )
 
 
@@ -34,20 +41,47 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_prompt_shows_the_exact_fim_layout(project: Path, tiny_model_path: Path) -> None:
-    result = sc2("prompt", "pkg/app.py", "--line", "8", "--col", "19", "--workspace", ".", "--model", str(tiny_model_path), cwd=project)
+    result = sc2(
+        "prompt",
+        "pkg/app.py",
+        "--line",
+        "8",
+        "--col",
+        "19",
+        "--workspace",
+        ".",
+        "--model",
+        str(tiny_model_path),
+        cwd=project,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("<file_sep><fim_prefix>pkg/app.py\nimport os\n")
-    assert out.index("<fim_prefix>") < out.index("    total = add(1, <fim_suffix>") < out.index("<fim_middle>")
+    assert (
+        out.index("<fim_prefix>")
+        < out.index("    total = add(1, <fim_suffix>")
+        < out.index("<fim_middle>")
+    )
     assert out.endswith("<fim_suffix>\n    print(total)\n<fim_middle>")
     assert "tokens" in result.stderr and "starcoder2" in result.stderr
 
 
-def test_complete_prints_the_suggestion(project: Path, emit_model_factory: Callable[[str], Path]) -> None:
-    args = ("complete", "pkg/app.py", "--line", "8", "--col", "19", "--model", str(emit_model_factory("x")))
+def test_complete_prints_the_suggestion(
+    project: Path, emit_model_factory: Callable[[str], Path]
+) -> None:
+    args = (
+        "complete",
+        "pkg/app.py",
+        "--line",
+        "8",
+        "--col",
+        "19",
+        "--model",
+        str(emit_model_factory("x")),
+    )
     plain = sc2(*args, "--settings", '{"completion": {"maxTokensLine": 6}}', cwd=project)
     assert (plain.returncode, plain.stdout) == (0, "xxxxxx\n"), plain.stderr
-    as_json = sc2(*args, "--json", cwd=project)
+    as_json = sc2(*args, "--json", "--settings", '{"completion": {"maxPredictMs": 120000}}', cwd=project)
     payload = json.loads(as_json.stdout)
     assert payload["text"] == "x" * 48 and payload["mode"] == "line" and payload["promptTokens"] > 0
 
@@ -64,9 +98,15 @@ def test_doctor_reports_build_model_and_speed(project: Path, tiny_model_path: Pa
     ("args", "message"),
     [
         (("complete", "pkg/app.py", "--line", "0", "--col", "0"), "sc2-lsp model pull"),
-        (("prompt", "pkg/missing.py", "--line", "0", "--col", "0", "--model", "x.gguf"), "cannot read"),
+        (
+            ("prompt", "pkg/missing.py", "--line", "0", "--col", "0", "--model", "x.gguf"),
+            "cannot read",
+        ),
         (("prompt", "pkg/app.py", "--line", "-1", "--col", "0", "--model", "x.gguf"), "0-based"),
-        (("complete", "pkg/app.py", "--line", "0", "--col", "0", "--settings", "{nope"), "not valid JSON"),
+        (
+            ("complete", "pkg/app.py", "--line", "0", "--col", "0", "--settings", "{nope"),
+            "not valid JSON",
+        ),
         (("model", "pull", "3b"), "--model"),
     ],
 )

@@ -283,5 +283,9 @@ async def test_model_load_reports_progress(start_server: Start, tiny_model_path:
         if any(isinstance(report, types.WorkDoneProgressEnd) for report in reports):
             break
         await asyncio.sleep(0.05)
-    assert isinstance(reports[0], types.WorkDoneProgressBegin) and "loading" in (reports[0].message or "")
-    assert isinstance(reports[-1], types.WorkDoneProgressEnd) and "ready" in (reports[-1].message or "")
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and "loading" in (
+        reports[0].message or ""
+    )
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd) and "ready" in (
+        reports[-1].message or ""
+    )

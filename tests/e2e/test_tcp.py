@@ -39,7 +39,16 @@ def read_message(stream: socket.socket) -> dict[str, object]:
 def test_tcp_server_answers_initialize_on_loopback(tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "sc2_lsp", "--tcp", "--port", str(port), "--model", str(tmp_path / "none.gguf")],
+        [
+            sys.executable,
+            "-m",
+            "sc2_lsp",
+            "--tcp",
+            "--port",
+            str(port),
+            "--model",
+            str(tmp_path / "none.gguf"),
+        ],
         stderr=subprocess.PIPE,
     )
     try:
@@ -53,12 +62,23 @@ def test_tcp_server_answers_initialize_on_loopback(tmp_path: Path) -> None:
                     raise
                 time.sleep(0.1)
         with connection:
-            connection.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}))
+            connection.sendall(
+                frame(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "initialize",
+                        "params": {"capabilities": {}},
+                    }
+                )
+            )
             while "id" not in (message := read_message(connection)):
                 pass
             result = message["result"]
             assert isinstance(result, dict) and "inlineCompletionProvider" in result["capabilities"]
-            listening = subprocess.run(["ss", "-ltn"], capture_output=True, text=True, check=False).stdout
+            listening = subprocess.run(
+                ["ss", "-ltn"], capture_output=True, text=True, check=False
+            ).stdout
             if listening:
                 assert f"127.0.0.1:{port}" in listening and f"0.0.0.0:{port}" not in listening
     finally:

@@ -1,0 +1,325 @@
+"""Rendering a definition as prompt text: whole, as a signature, or as a class outline.
+
+Owns the text transformations on a file's bytes given its `FileSymbols` spans: a signature is
+the definition up to its body (plus docstring) with the body elided; an outline is a class-like
+definition with its members' bodies elided; a member rendered alone keeps its container's header
+line so the model sees where it lives.  Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+from sc2_lsp.context.symbols_model import Definition, FileSymbols
+
+_WORD = re.compile(rb"\w")
+_PYTHON_ELISION = b"..."
+_BRACE_ELISION = b"{ ... }"
+
+
+@dataclass(frozen=True)
+class RenderedDefinition:
+    """Prompt text for a definition and the source lines [start_line, end_line) it covers."""
+
+    text: str
+    start_line: int
+    end_line: int
+
+
+def render_definition(
+    source: bytes,
+    symbols: FileSymbols,
+    index: int,
+    *,
+    full: bool,
+    max_lines: int,
+    expanded: frozenset[int] = frozenset(),
+    wrap: bool = True,
+) -> RenderedDefinition | None:
+    """Render definition `index`; `full=False` gives its signature/outline.
+
+    `expanded` lists members kept whole inside an outline; `wrap=False` leaves a member without
+    its container's header.  Returns None when the requested form is unavailable (a full body
+    longer than `max_lines`).
+    """
+    definitions = symbols.definitions
+    if not 0 <= index < len(definitions):
+        return None
+    definition = definitions[index]
+    if definition.end_byte > len(source):
+        return None
+    python = symbols.language == "python"
+    first = _first_byte(definition)
+    start = _line_start(source, first)
+    if source[start:first].strip():
+        # Something else shares the line (`mod m { fn f() {} }`): start at the definition.
+        start = first
+    start_line = definition.start_line - source.count(b"\n", start, definition.start_byte)
+    end = _line_end(source, definition.end_byte)
+    if _WORD.search(source, definition.end_byte, end):
+        # The line goes on with other code; a trailing `;` or `,` still belongs here.
+        end = definition.end_byte
+    line_count = definition.end_line - start_line + 1
+    if full:
+        if line_count > max_lines:
+            return None
+        body = source[start:end]
+    elif definition.is_container:
+        body = _outline(source, symbols, index, start, end, python, expanded)
+    elif definition.body_start is not None:
+        body = _signature(source, definition, start, python)
+    else:
+        body = source[start:end]
+    body = _cap_lines(body, max_lines)
+    text = body
+    parent = definitions[definition.parent] if definition.parent is not None else None
+    if wrap and parent is not None and parent.start_line < start_line:
+        text = _inside_container(source, parent, body, python)
+    return RenderedDefinition(
+        text=text.decode("utf-8", errors="replace"),
+        start_line=start_line,
+        end_line=definition.end_line + 1,
+    )
+
+
+class RenderCache:
+    """Memo of single-definition renderings keyed by the (symbols, source) objects rendered.
+
+    Target files rarely change between keystrokes, so the same signatures are rendered over and
+    over; the cache keeps the last few thousand.  Thread-safe.
+    """
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._entries: dict[
+            tuple[int, int, int, bool, int, bool],
+            tuple[FileSymbols, bytes, RenderedDefinition | None],
+        ] = {}
+
+    def render(
+        self,
+        source: bytes,
+        symbols: FileSymbols,
+        index: int,
+        *,
+        full: bool,
+        max_lines: int,
+        wrap: bool = True,
+    ) -> RenderedDefinition | None:
+        key = (id(symbols), id(source), index, full, max_lines, wrap)
+        found = self._entries.get(key)
+        if found is not None and found[0] is symbols and found[1] is source:
+            return found[2]
+        rendered = render_definition(
+            source, symbols, index, full=full, max_lines=max_lines, wrap=wrap
+        )
+        with self._lock:
+            self._entries[key] = (symbols, source, rendered)
+            while len(self._entries) > self._capacity:
+                del self._entries[next(iter(self._entries))]
+        return rendered
+
+
+def render_selection(
+    source: bytes, symbols: FileSymbols, selection: dict[int, bool], *, max_lines: int
+) -> list[RenderedDefinition]:
+    """Render several definitions of one file (index → full?) without repeating text.
+
+    Members of a selected container go inside its outline; members selected without their
+    container share one copy of its header.  Pieces come back in file order.
+    """
+    definitions = symbols.definitions
+    ordered = sorted(
+        (i for i in selection if 0 <= i < len(definitions)),
+        key=lambda i: (definitions[i].start_byte, -definitions[i].end_byte),
+    )
+    covered: set[int] = set()
+    pieces: list[RenderedDefinition] = []
+    for index in ordered:
+        if index in covered:
+            continue
+        definition = definitions[index]
+        parent_index = definition.parent
+        if definition.is_container:
+            inside = [j for j in ordered if j != index and _within(definitions[j], definition)]
+            covered.update(inside)
+            rendered = None
+            if selection[index]:
+                rendered = render_definition(source, symbols, index, full=True, max_lines=max_lines)
+            if rendered is None:
+                expanded = frozenset(j for j in inside if selection[j])
+                rendered = render_definition(
+                    source, symbols, index, full=False, max_lines=max_lines, expanded=expanded
+                )
+        elif (
+            parent_index is not None
+            and parent_index not in selection
+            and definitions[parent_index].start_line < definition.start_line
+        ):
+            siblings = [
+                j
+                for j in ordered
+                if j not in covered
+                and definitions[j].parent == parent_index
+                and not definitions[j].is_container
+            ]
+            covered.update(siblings)
+            rendered = _render_siblings(
+                source, symbols, parent_index, siblings, selection, max_lines
+            )
+        else:
+            rendered = render_definition(
+                source, symbols, index, full=selection[index], max_lines=max_lines
+            )
+            if rendered is None:
+                rendered = render_definition(
+                    source, symbols, index, full=False, max_lines=max_lines
+                )
+        if rendered is not None:
+            pieces.append(rendered)
+    return pieces
+
+
+def _render_siblings(
+    source: bytes,
+    symbols: FileSymbols,
+    parent_index: int,
+    members: list[int],
+    selection: dict[int, bool],
+    max_lines: int,
+) -> RenderedDefinition | None:
+    bodies: list[RenderedDefinition] = []
+    for member in members:
+        rendered = render_definition(
+            source, symbols, member, full=selection[member], max_lines=max_lines, wrap=False
+        )
+        if rendered is None:
+            rendered = render_definition(
+                source, symbols, member, full=False, max_lines=max_lines, wrap=False
+            )
+        if rendered is not None:
+            bodies.append(rendered)
+    if not bodies:
+        return None
+    joined = "\n".join(body.text for body in bodies).encode("utf-8")
+    text = _inside_container(
+        source, symbols.definitions[parent_index], joined, symbols.language == "python"
+    )
+    return RenderedDefinition(
+        text=text.decode("utf-8", errors="replace"),
+        start_line=bodies[0].start_line,
+        end_line=bodies[-1].end_line,
+    )
+
+
+def _within(inner: Definition, outer: Definition) -> bool:
+    return inner.start_byte >= outer.start_byte and inner.end_byte <= outer.end_byte
+
+
+def _first_byte(definition: Definition) -> int:
+    if definition.doc_start is not None and definition.doc_start < definition.start_byte:
+        return definition.doc_start
+    return definition.start_byte
+
+
+def _signature(source: bytes, definition: Definition, start: int, python: bool) -> bytes:
+    body_start = definition.body_start if definition.body_start is not None else definition.end_byte
+    if python:
+        if (
+            definition.doc_start is not None
+            and definition.doc_end is not None
+            and (definition.doc_start >= body_start)
+        ):
+            indent = _indent_at(source, definition.doc_start)
+            return source[start : definition.doc_end] + b"\n" + indent + _PYTHON_ELISION
+        return source[start:body_start].rstrip() + b" " + _PYTHON_ELISION
+    return source[start:body_start].rstrip() + b" " + _BRACE_ELISION
+
+
+def _outline(
+    source: bytes,
+    symbols: FileSymbols,
+    index: int,
+    start: int,
+    end: int,
+    python: bool,
+    expanded: frozenset[int],
+) -> bytes:
+    container = symbols.definitions[index]
+    members = sorted(
+        (
+            member
+            for position, member in enumerate(symbols.definitions)
+            if position != index
+            and position not in expanded
+            and not member.is_container
+            and member.body_start is not None
+            and member.start_byte >= container.start_byte
+            and member.end_byte <= container.end_byte
+        ),
+        key=lambda member: member.start_byte,
+    )
+    pieces: list[bytes] = []
+    cursor = start
+    for member in members:
+        if member.start_byte < cursor or member.body_start is None:
+            continue
+        cut = member.body_start
+        if (
+            python
+            and member.doc_start is not None
+            and member.doc_end is not None
+            and (member.doc_start >= cut)
+        ):
+            indent = _indent_at(source, member.doc_start)
+            pieces.append(source[cursor : member.doc_end] + b"\n" + indent + _PYTHON_ELISION)
+        else:
+            elision = _PYTHON_ELISION if python else _BRACE_ELISION
+            pieces.append(source[cursor:cut].rstrip() + b" " + elision)
+        cursor = member.end_byte
+    pieces.append(source[cursor:end])
+    return b"".join(pieces)
+
+
+def _inside_container(source: bytes, container: Definition, body: bytes, python: bool) -> bytes:
+    header_start = _line_start(source, container.start_byte)
+    header_end = container.body_start if container.body_start is not None else container.end_byte
+    header = source[header_start:header_end].rstrip()
+    first_line_end = header.find(b"\n", 0)
+    if container.body_start is None and first_line_end >= 0:
+        header = header[:first_line_end]
+    if python:
+        return header + b"\n" + body
+    if not header.endswith(b"{"):
+        header += b" {"
+    return header + b"\n" + body + b"\n}"
+
+
+def _cap_lines(body: bytes, max_lines: int) -> bytes:
+    if body.count(b"\n") < max_lines:
+        return body
+    lines = body.split(b"\n")[:max_lines]
+    indent = _indent_at(lines[-1], 0) if lines else b""
+    return b"\n".join([*lines, indent + _PYTHON_ELISION])
+
+
+def _line_start(source: bytes, position: int) -> int:
+    return source.rfind(b"\n", 0, position) + 1
+
+
+def _line_end(source: bytes, position: int) -> int:
+    if position > 0 and source[position - 1 : position] == b"\n":
+        return position - 1
+    newline = source.find(b"\n", position)
+    return len(source) if newline < 0 else newline
+
+
+def _indent_at(source: bytes, position: int) -> bytes:
+    start = _line_start(source, position)
+    end = start
+    while end < len(source) and source[end : end + 1] in (b" ", b"\t"):
+        end += 1
+    return source[start:end]

@@ -1,0 +1,233 @@
+"""Extractors for C and C++ syntax trees.
+
+Owns the knowledge of the C/C++ grammars: `#include` directives (also inside include guards and
+`extern "C"` blocks), functions and prototypes, methods (in-class and `Class::name`), structs,
+unions, enums, classes, typedefs, `using` aliases, macros and constants, through namespaces and
+templates.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from sc2_lsp.context.symbols_model import ImportKind, ImportRef, Sink, Source
+
+_C_TRANSPARENT = frozenset(
+    {"preproc_ifdef", "preproc_if", "preproc_else", "preproc_elif", "linkage_specification"}
+)
+_C_RECORDS = {
+    "struct_specifier": "type",
+    "union_specifier": "type",
+    "enum_specifier": "enum",
+    "class_specifier": "class",
+}
+
+
+def c_family_imports(root: Node, src: Source, sink: Sink) -> None:
+    stack = [root]
+    while stack:
+        block = stack.pop()
+        for node in block.named_children:
+            if node.type == "preproc_include":
+                path_node = node.child_by_field_name("path")
+                if path_node is None:
+                    continue
+                text = src.text(path_node)
+                system = path_node.type == "system_lib_string"
+                kind: ImportKind = "system_include" if system else "include"
+                sink.add_import(ImportRef(kind, text.strip('"<>'), (), None, node.start_point[0]))
+            elif node.type in _C_TRANSPARENT:
+                stack.append(node)
+
+
+def c_family_definitions(
+    block: Node, src: Source, sink: Sink, parent: int | None, container: str | None
+) -> None:
+    for node in block.named_children:
+        _c_node(node, node, src, sink, parent, container)
+
+
+def _c_node(
+    node: Node, outer: Node, src: Source, sink: Sink, parent: int | None, container: str | None
+) -> None:
+    kind = node.type
+    if kind in _C_TRANSPARENT or kind == "declaration_list":
+        body = node.child_by_field_name("body")
+        c_family_definitions(body if body is not None else node, src, sink, parent, container)
+        return
+    if kind == "namespace_definition":
+        body = node.child_by_field_name("body")
+        if body is not None:
+            c_family_definitions(body, src, sink, parent, container)
+        return
+    if kind == "template_declaration":
+        for child in node.named_children:
+            if child.type in (
+                "function_definition",
+                "class_specifier",
+                "struct_specifier",
+                "declaration",
+                "alias_declaration",
+            ):
+                _c_node(child, outer, src, sink, parent, container)
+        return
+    if kind == "function_definition":
+        name, qualifier = _c_declarator_name(node.child_by_field_name("declarator"), src)
+        if name is not None:
+            owner = qualifier or container
+            sink.add_definition(
+                name,
+                "method" if owner else "function",
+                outer,
+                parent=parent,
+                body=node.child_by_field_name("body"),
+                doc=sink.leading_comment(outer),
+                container=owner,
+            )
+        return
+    if kind in ("declaration", "field_declaration"):
+        _c_declaration(node, outer, src, sink, parent, container)
+        return
+    if kind == "type_definition":
+        type_node = node.child_by_field_name("type")
+        aliases: set[str] = set()
+        for declarator in node.children_by_field_name("declarator"):
+            name, _ = _c_declarator_name(declarator, src)
+            if name is not None:
+                aliases.add(name)
+                sink.add_definition(
+                    name, "type", outer, parent=parent, body=None, doc=sink.leading_comment(outer)
+                )
+        if type_node is not None and type_node.type in _C_RECORDS:
+            tag = type_node.child_by_field_name("name")
+            if tag is not None and src.text(tag) not in aliases:
+                _c_record(type_node, outer, src, sink, parent, alias_only=True)
+        return
+    if kind in _C_RECORDS:
+        _c_record(node, outer, src, sink, parent, alias_only=False)
+        return
+    if kind in ("preproc_def", "preproc_function_def"):
+        name_node = node.child_by_field_name("name")
+        if name_node is not None:
+            sink.add_definition(
+                src.text(name_node),
+                "macro",
+                outer,
+                parent=parent,
+                body=None,
+                doc=sink.leading_comment(outer),
+            )
+        return
+    if kind == "alias_declaration":
+        name_node = node.child_by_field_name("name")
+        if name_node is not None:
+            sink.add_definition(
+                src.text(name_node),
+                "type",
+                outer,
+                parent=parent,
+                body=None,
+                doc=sink.leading_comment(outer),
+            )
+
+
+def _c_record(
+    node: Node, outer: Node, src: Source, sink: Sink, parent: int | None, *, alias_only: bool
+) -> None:
+    name_node = node.child_by_field_name("name")
+    body = node.child_by_field_name("body")
+    if name_node is None or body is None:
+        return
+    name = src.text(name_node)
+    is_class = (
+        node.type in ("class_specifier", "struct_specifier") and outer.type != "type_definition"
+    )
+    index = sink.add_definition(
+        name,
+        _C_RECORDS[node.type],
+        outer,
+        parent=parent,
+        body=None,
+        doc=sink.leading_comment(outer),
+        is_container=is_class,
+    )
+    if is_class and not alias_only:
+        for member in body.named_children:
+            if member.type in (
+                "function_definition",
+                "declaration",
+                "field_declaration",
+                "template_declaration",
+            ):
+                _c_node(member, member, src, sink, index, name)
+
+
+def _c_declaration(
+    node: Node, outer: Node, src: Source, sink: Sink, parent: int | None, container: str | None
+) -> None:
+    type_node = node.child_by_field_name("type")
+    declarators = node.children_by_field_name("declarator")
+    if type_node is not None and type_node.type in _C_RECORDS and not declarators:
+        _c_record(type_node, outer, src, sink, parent, alias_only=False)
+        return
+    for declarator in declarators:
+        is_function = _c_is_function_declarator(declarator)
+        name, qualifier = _c_declarator_name(declarator, src)
+        if name is None:
+            continue
+        if is_function:
+            owner = qualifier or container
+            sink.add_definition(
+                name,
+                "method" if owner else "function",
+                outer,
+                parent=parent,
+                body=None,
+                doc=sink.leading_comment(outer),
+                container=owner,
+            )
+        elif parent is None and ("const" in src.text(node).split("=")[0].split() or name.isupper()):
+            sink.add_definition(
+                name, "constant", outer, parent=parent, body=None, doc=sink.leading_comment(outer)
+            )
+
+
+def _c_is_function_declarator(declarator: Node) -> bool:
+    current: Node | None = declarator
+    while current is not None:
+        if current.type == "function_declarator":
+            return True
+        if current.type not in ("pointer_declarator", "reference_declarator", "init_declarator"):
+            return False
+        current = current.child_by_field_name("declarator")
+    return False
+
+
+def _c_declarator_name(declarator: Node | None, src: Source) -> tuple[str | None, str | None]:
+    """(name, class qualifier) of a declarator, unwrapping pointers/functions/`A::b`."""
+    current = declarator
+    while current is not None:
+        kind = current.type
+        if kind in (
+            "identifier",
+            "field_identifier",
+            "type_identifier",
+            "destructor_name",
+            "operator_name",
+        ):
+            return src.text(current), None
+        if kind == "qualified_identifier":
+            scope = current.child_by_field_name("scope")
+            name_node = current.child_by_field_name("name")
+            if name_node is None:
+                return None, None
+            inner, _ = _c_declarator_name(name_node, src)
+            return inner, src.text(scope) if scope is not None else None
+        if kind == "template_function":
+            name_node = current.child_by_field_name("name")
+            return (src.text(name_node) if name_node is not None else None), None
+        if kind == "parenthesized_declarator":
+            current = current.named_children[0] if current.named_child_count else None
+            continue
+        current = current.child_by_field_name("declarator")
+    return None, None

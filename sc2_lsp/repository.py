@@ -1,0 +1,135 @@
+"""Repository context for completions: the workspace index's lifecycle and the completer's hook.
+
+`RepositoryContext` owns one `WorkspaceIndex` over the workspace folders (rebuilt when the
+folders or the `repository` settings change), the ring of recent edits, and the view of open
+editor buffers. Its `provide` method is the completer's `ContextProvider`: it turns the
+snippets `gather` picks into the `ContextFile`s the prompt renders, and remembers them so
+`sc2-lsp prompt --explain` can show where each came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from sc2_lsp.completer import Request
+from sc2_lsp.context.focus import ContextRequest
+from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.recent import RecentEdits
+from sc2_lsp.context.retrieve import Snippet, gather
+from sc2_lsp.context.settings import RepoContextSettings
+from sc2_lsp.context.syntax import language_for
+from sc2_lsp.prompt import ContextFile
+
+log = logging.getLogger(__name__)
+
+
+class RepositoryContext:
+    """Everything repository-wide that completions draw on. Thread-safe."""
+
+    def __init__(self, settings: RepoContextSettings | None = None) -> None:
+        self.settings = settings or RepoContextSettings()
+        self.recent = RecentEdits(self.settings.recent_chunk_lines, self.settings.recent_max_chunks)
+        self.index: WorkspaceIndex | None = None
+        self.roots: tuple[Path, ...] = ()
+        self.last_snippets: list[Snippet] = []
+        self._open: dict[Path, str] = {}
+        self._lock = threading.Lock()
+
+    def configure(self, roots: Sequence[Path], settings: RepoContextSettings) -> None:
+        """(Re)build the index when the folders or the settings changed; a no-op otherwise."""
+        roots = tuple(dict.fromkeys(root.resolve() for root in roots))
+        if roots == self.roots and settings == self.settings and self.index is not None:
+            return
+        self.close()
+        self.settings, self.roots = settings, roots
+        if not roots or not settings.enabled:
+            return
+        index = WorkspaceIndex(roots, settings)
+        index.start()
+        with self._lock:
+            self.index = index
+            open_paths = list(self._open)
+        for path in open_paths:
+            index.document_changed(path, self._open[path])
+        log.info("indexing %s", ", ".join(str(root) for root in roots))
+
+    def close(self) -> None:
+        with self._lock:
+            index, self.index = self.index, None
+        if index is not None:
+            index.close()
+
+    def opened(self, path: Path, text: str, language_id: str | None) -> None:
+        with self._lock:
+            self._open[path] = text
+            index = self.index
+        self.recent.opened(path)
+        if index is not None:
+            index.document_changed(path, text, language_id)
+
+    def changed(
+        self, path: Path, text: str, language_id: str | None, edit_offsets: Sequence[int]
+    ) -> None:
+        with self._lock:
+            self._open[path] = text
+            index = self.index
+        for offset in edit_offsets:
+            self.recent.record(path, text, offset)
+        if index is not None:
+            index.document_changed(path, text, language_id)
+
+    def closed(self, path: Path) -> None:
+        with self._lock:
+            self._open.pop(path, None)
+            index = self.index
+        if index is not None:
+            index.document_closed(path)
+
+    def files_changed(
+        self, created: Sequence[Path], changed: Sequence[Path], deleted: Sequence[Path]
+    ) -> None:
+        index = self.index
+        if index is not None:
+            index.files_changed(created, changed, deleted)
+
+    def status(self) -> dict[str, object]:
+        index = self.index
+        if index is None:
+            return {"state": "off" if not self.settings.enabled else "no workspace"}
+        state = "ready" if index.walk_complete else "indexing"
+        return {"state": state, **dataclasses.asdict(index.stats)}
+
+    def open_documents(self) -> Mapping[Path, str]:
+        with self._lock:
+            return dict(self._open)
+
+    def provide(
+        self,
+        request: Request,
+        window: tuple[int, int],
+        budget: int,
+        count_tokens: Callable[[str], int],
+    ) -> list[ContextFile]:
+        """Context files for one completion, most stable first, within `budget` tokens."""
+        index = self.index
+        path = request.snapshot.path
+        if index is None or path is None or budget <= 0:
+            self.last_snippets = []
+            return []
+        snapshot = request.snapshot
+        context_request = ContextRequest(
+            path=path,
+            language=language_for(snapshot.language_id, str(path)),
+            text=snapshot.text,
+            offset=request.cursor.offset,
+            window_start=window[0],
+            window_end=window[1],
+            open_documents=self.open_documents(),
+        )
+        snippets = gather(index, context_request, self.recent, budget, count_tokens)
+        self.last_snippets = snippets
+        return [ContextFile(snippet.path, snippet.text) for snippet in snippets]

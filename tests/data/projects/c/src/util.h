@@ -1,0 +1,5 @@
+#define MAX_ITEMS 64
+
+static inline int clamp_int(int v, int lo, int hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}

@@ -1,0 +1,7 @@
+#include "../lib/cart.hpp"
+
+int main() {
+    shop::Cart cart;
+    cart.add(3);
+    return cart.total();
+}

@@ -1,0 +1,5 @@
+package store
+
+import "testing"
+
+func TestCount(t *testing.T) {}

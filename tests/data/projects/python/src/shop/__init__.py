@@ -1,0 +1,5 @@
+"""Shop package."""
+
+from .cart import Cart
+
+__all__ = ["Cart"]

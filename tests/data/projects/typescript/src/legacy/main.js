@@ -1,0 +1,2 @@
+const { legacyHelper } = require('./util');
+const result = legacyHelper(21);

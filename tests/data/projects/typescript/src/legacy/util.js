@@ -1,0 +1,4 @@
+function legacyHelper(value) {
+  return value * 2;
+}
+module.exports = { legacyHelper };
