@@ -8,6 +8,7 @@ of a shared prompt prefix is kept) and must only be driven from the engine threa
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import os
 import time
@@ -37,6 +38,12 @@ for _name in (
     "LLAMA_TOKEN_ATTR_UNKNOWN",
 ):
     _SPECIAL_ATTRS |= int(getattr(llama_cpp, _name, 0))
+
+
+@functools.cache
+def _backend_init() -> None:
+    """Load llama.cpp's backends once; `Llama` does this itself, a bare vocabulary load does not."""
+    llama_cpp.llama_backend_init()
 
 
 def gpu_offload_supported() -> bool:
@@ -78,8 +85,11 @@ class Tokenizer:
     def load(cls, path: Path) -> Tokenizer:
         """Read only the vocabulary of the GGUF at `path` (milliseconds, no weights)."""
         _check_file(path)
+        _backend_init()
         params = llama_cpp.llama_model_default_params()
         params.vocab_only = True
+        # GPU builds default to offloading every layer; with no weights that crashes llama.cpp.
+        params.n_gpu_layers = 0
         try:
             model = _internals.LlamaModel(path_model=str(path), params=params, verbose=False)
         except Exception as error:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -125,22 +123,16 @@ def test_cancel_takes_effect_within_one_token(emit_model_factory: Callable[[str]
         model.close()
 
 
-def test_cancel_during_prompt_evaluation_leaves_a_usable_model(slow_model_path: Path) -> None:
+def test_cancel_aborts_prompt_evaluation_and_leaves_a_usable_model(slow_model_path: Path) -> None:
     model = load(slow_model_path, n_ctx=4096)
     try:
-        long_prompt = model.tokenizer.tokenize("def function_number(n):\n    return n * 2\n" * 150)[
-            :3000
-        ]
+        long_prompt = model.tokenizer.tokenize("def function_number(n):\n    return n * 2\n" * 150)[:3000]
         cancel = CancelToken()
-        timer = threading.Timer(0.2, cancel.cancel)
-        timer.start()
-        started = time.monotonic()
+        cancel.cancel()  # llama.cpp's abort callback sees it inside the very first decode
         result = model.generate(long_prompt, GenerationParams(max_tokens=5), cancel)
         assert result.stop_reason == "cancelled" and result.tokens == []
-        assert time.monotonic() - started < 0.2 + 10  # aborted, not run to completion
-        again = model.generate(
-            model.tokenizer.tokenize("y = "), GenerationParams(max_tokens=2), CancelToken()
-        )
+        assert len(model.cached_tokens()) < len(long_prompt), "the prompt was evaluated anyway"
+        again = model.generate(model.tokenizer.tokenize("y = "), GenerationParams(max_tokens=2), CancelToken())
         assert again.text == "xx"
     finally:
         model.close()
