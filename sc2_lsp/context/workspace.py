@@ -76,8 +76,8 @@ class Workspace:
         self._gitignore_specs: dict[Path, GitIgnoreSpec | None] = {}
         self._dir_ignored: dict[Path, bool] = {}
         self._allowed: dict[str, bool] = {}
-        self._git_tops: dict[Path, Path] = {root: _git_toplevel(root) for root in self.roots}
         self._exclude_specs: dict[Path, GitIgnoreSpec | None] = {}
+        self._git_tops: dict[Path, Path] = {root: self._rules_top(root) for root in self.roots}
 
     # ----------------------------------------------------------------- confinement
 
@@ -165,6 +165,21 @@ class Workspace:
         if parent != root and root in parent.parents and self._directory_ignored(parent, root):
             return True
         return self._gitignore_says(path, is_dir=is_dir, git_top=git_top, root=root)
+
+    def _rules_top(self, root: Path) -> Path:
+        """Where the ignore rules that apply to `root` start: its repository's top, or itself.
+
+        A folder its enclosing repository ignores (a vendored package, a checkout inside an
+        ignored directory) was still opened on purpose: that repository's rules would hide all
+        of it, so it is indexed on its own `.gitignore` files only.
+        """
+        top = _git_toplevel(root)
+        if top == root:
+            return root
+        for directory in _directories_between(top, root)[1:]:
+            if self._gitignore_says(directory, is_dir=True, git_top=top, root=top):
+                return root
+        return top
 
     def _directory_ignored(self, directory: Path, root: Path) -> bool:
         with self._lock:

@@ -98,6 +98,24 @@ def test_gitignore_above_a_workspace_folder_applies(tmp_path: Path) -> None:
     assert walked(workspace) == {"a.py"}
 
 
+def test_a_workspace_folder_its_repository_ignores_keeps_its_own_rules(tmp_path: Path) -> None:
+    repo = write_tree(
+        tmp_path,
+        {
+            ".git/HEAD": "ref\n",
+            ".gitignore": "vendor/\n*.tmp\n",
+            "vendor/lib/a.py": "a = 1\n",
+            "vendor/lib/b.tmp": "b\n",
+            "vendor/lib/.gitignore": "out/\n",
+            "vendor/lib/out/c.py": "c = 1\n",
+            "vendor/lib/node_modules/d.js": "d\n",
+        },
+    )
+    workspace = Workspace([repo / "vendor" / "lib"], RepoContextSettings())
+    assert walked(workspace) == {".gitignore", "a.py", "b.tmp"}
+    assert workspace.is_allowed(repo / "vendor" / "lib" / "a.py")
+
+
 SECRETS = {
     ".env": f"AWS_SECRET_ACCESS_KEY={FAKE_KEY}\n",
     ".env.local": f"KEY={FAKE_KEY}\n",
