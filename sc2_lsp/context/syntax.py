@@ -391,6 +391,8 @@ def _mode(
     if not closers_only:
         return ("skip" if len(rest) > max_line_suffix else "line"), lead
     if not in_literal and _opens_block(scan, prefix, scan.row):
+        if rest and prefix.rstrip()[-1:] in "([":
+            return "line", lead  # `call(‸)`: the arguments go on this line, as typed
         return "block", lead + scan.unit
     return "line", lead
 
