@@ -36,7 +36,9 @@ import argparse
 import builtins
 import collections
 import concurrent.futures
+import functools
 import gc
+import heapq
 import importlib.util
 import io
 import json
@@ -89,6 +91,7 @@ WINDOW_STRIDE = 10
 RECENT_FILES = 10
 MIN_NAME_LENGTH = 3
 METHODS = ("ours", "in_file", "jaccard", "bm25")
+_RANKED = 400  # more windows than any budget here can hold
 
 # ------------------------------------------------------------------------------ projects
 
@@ -893,32 +896,43 @@ class Windows:
                 self.bm25_terms.append(collections.Counter(IDENTIFIER.findall(chunk)))
                 if end == len(lines):
                     break
-        self.postings: dict[str, list[int]] = collections.defaultdict(list)
+        self._postings: dict[str, list[tuple[int, float]]] | None = None
+
+    def postings(self, k1: float = 1.5, b: float = 0.75) -> dict[str, list[tuple[int, float]]]:
+        """term → (window, BM25 weight of the term in that window), computed once."""
+        if self._postings is not None:
+            return self._postings
+        lengths = [sum(terms.values()) for terms in self.bm25_terms]
+        average = sum(lengths) / max(1, len(lengths))
+        frequency: collections.Counter[str] = collections.Counter()
+        for terms in self.bm25_terms:
+            frequency.update(terms.keys())
+        total = len(self.refs)
+        postings: dict[str, list[tuple[int, float]]] = collections.defaultdict(list)
         for number, terms in enumerate(self.bm25_terms):
-            for term in terms:
-                self.postings[term].append(number)
-        self.lengths = [sum(terms.values()) for terms in self.bm25_terms]
-        self.average_length = sum(self.lengths) / max(1, len(self.lengths))
+            scale = k1 * (1 - b + b * lengths[number] / average)
+            for term, tf in terms.items():
+                df = frequency[term]
+                idf = math.log(1 + (total - df + 0.5) / (df + 0.5))
+                postings[term].append((number, idf * tf * (k1 + 1) / (tf + scale)))
+        self._postings = dict(postings)
+        return self._postings
 
     def text(self, number: int) -> str:
         ref = self.refs[number]
         return "\n".join(self.lines[ref.file][ref.start : ref.end]) + "\n"
 
-    def bm25(self, query: Sequence[str], exclude: str, k1: float = 1.5, b: float = 0.75) -> list[tuple[float, int]]:
+    def bm25(self, query: Sequence[str], exclude: str) -> list[tuple[float, int]]:
+        postings = self.postings()
         scores: dict[int, float] = collections.defaultdict(float)
-        total = len(self.refs)
-        for term, frequency in collections.Counter(query).items():
-            posting = self.postings.get(term)
-            if not posting:
-                continue
-            idf = math.log(1 + (total - len(posting) + 0.5) / (len(posting) + 0.5))
-            for number in posting:
-                if self.refs[number].file == exclude:
-                    continue
-                tf = self.bm25_terms[number][term]
-                norm = tf * (k1 + 1) / (tf + k1 * (1 - b + b * self.lengths[number] / self.average_length))
-                scores[number] += idf * norm * frequency
-        return sorted(((score, n) for n, score in scores.items()), key=lambda pair: (-pair[0], pair[1]))
+        for term, count in collections.Counter(query).items():
+            for number, weight in postings.get(term, ()):
+                scores[number] += weight * count
+        ranked = heapq.nsmallest(
+            _RANKED,
+            ((-score, n) for n, score in scores.items() if self.refs[n].file != exclude),
+        )
+        return [(-score, n) for score, n in ranked]
 
     def jaccard(self, query: frozenset[str], files: Sequence[str]) -> list[tuple[float, int]]:
         scored: list[tuple[float, int]] = []
@@ -927,8 +941,7 @@ class Windows:
                 score = jaccard(query, self.jaccard_tokens[number])
                 if score > 0:
                     scored.append((score, number))
-        scored.sort(key=lambda pair: (-pair[0], pair[1]))
-        return scored
+        return [(score, n) for score, n in sorted(scored, key=lambda p: (-p[0], p[1]))[:_RANKED]]
 
 
 def query_lines(request: Request) -> str:
@@ -999,10 +1012,20 @@ def _relative(request: Request, root: Path) -> str:
 # ------------------------------------------------------------------------------ in-process
 
 
+class CachedTokenizer:
+    """The tokenizer with memoised `tokenize`: baselines tokenize the same windows again and again."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.bos_id = tokenizer.bos_id
+        self.token_text = tokenizer.token_text
+        self.tokenize = functools.lru_cache(maxsize=100_000)(tokenizer.tokenize)
+        self.count = functools.lru_cache(maxsize=100_000)(tokenizer.count)
+
+
 class Prompter:
     """`prepare` as `sc2-lsp prompt` calls it, for one budget."""
 
-    def __init__(self, tokenizer: Tokenizer, template: BoundTemplate, vocab: Path, budget: int) -> None:
+    def __init__(self, tokenizer: Any, template: BoundTemplate, vocab: Path, budget: int) -> None:
         layer = {"model": {"path": str(vocab)}, "prompt": {"maxPromptTokens": budget}}
         settings, errors = resolve(layer)
         if errors:
@@ -1149,54 +1172,69 @@ def run_project(
         f"{project.name}: {len(files)} files, {lines} lines, {len(positions)} positions "
         f"in {len(rounds)} rounds"
     )
-    prompters = {budget: Prompter(tokenizer, template, vocab, budget) for budget in budgets}
+    cached = CachedTokenizer(tokenizer)
+    prompters = {budget: Prompter(cached, template, vocab, budget) for budget in budgets}
     hits: dict[str, dict[int, dict[int, bool]]] = {m: {b: {} for b in budgets} for m in METHODS}
     no_prompt: set[int] = set()
     cli_ms: dict[int, list[float]] = {budget: [] for budget in budgets}
     cli_wall: dict[int, float] = dict.fromkeys(budgets, 0.0)
     context_tokens: dict[str, dict[int, list[int]]] = {m: {b: [] for b in budgets} for m in METHODS}
-    inprocess = OursInProcess()
-    gather_budget = 2048 if 2048 in budgets else budgets[0]
+    members = {r: [p for p in positions if p.round == r] for r in rounds}
     for round_number in rounds:
-        members = [p for p in positions if p.round == round_number]
-        workspace = base / f"round{round_number}"
-        write_round(source, workspace, files, members, order)
-        batch = base / f"round{round_number}.jsonl"
-        batch.write_text(
+        write_round(source, base / f"round{round_number}", files, members[round_number], order)
+        (base / f"round{round_number}.jsonl").write_text(
             "".join(
-                json.dumps({"file": p.file, "line": p.line, "col": p.col}) + "\n" for p in members
+                json.dumps({"file": p.file, "line": p.line, "col": p.col}) + "\n"
+                for p in members[round_number]
             )
         )
-        for budget in budgets:
-            run = run_cli(workspace, batch, budget, vocab)
+    # The CLI runs in a subprocess while the baselines are computed here: two cores, one each.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        runs = {
+            (r, budget): pool.submit(
+                run_cli, base / f"round{r}", base / f"round{r}.jsonl", budget, vocab
+            )
+            for r in rounds
+            for budget in budgets
+        }
+        for round_number in rounds:
+            workspace = base / f"round{round_number}"
+            windows = Windows(workspace, files)
+            providers = {
+                "in_file": None,
+                "jaccard": jaccard_provider(windows, recent, workspace.resolve()),
+                "bm25": bm25_provider(windows, workspace.resolve()),
+            }
+            for position in members[round_number]:
+                request = make_request(workspace, position)
+                for budget in budgets:
+                    for method, provider in providers.items():
+                        prepared = prompters[budget].prepare(request, cached.count, provider)
+                        prompt = prepared.prompt.render() if prepared else None
+                        hits[method][budget][position.index] = recalled(prompt, position)
+                        if prepared is not None:
+                            context_tokens[method][budget].append(
+                                prepared.prompt.tokens_of("context", "repo")
+                            )
+        log(f"  baselines done; waiting for {len(runs)} CLI runs")
+        for (round_number, budget), future in runs.items():
+            run = future.result()
             if run.errors:
                 raise RuntimeError(f"{project.name} round {round_number}: {run.errors[:3]}")
             cli_ms[budget].extend(run.ms)
             cli_wall[budget] += run.wall_s
-            for position, prompt in zip(members, run.prompts, strict=True):
+            for position, prompt in zip(members[round_number], run.prompts, strict=True):
                 if prompt is None:
                     no_prompt.add(position.index)
                 hits["ours"][budget][position.index] = recalled(prompt, position)
                 context_tokens["ours"][budget].append(_context_tokens(prompt, counter))
-        windows = Windows(workspace, files)
-        providers = {
-            "in_file": None,
-            "jaccard": jaccard_provider(windows, recent, workspace.resolve()),
-            "bm25": bm25_provider(windows, workspace.resolve()),
-        }
-        for position in members:
-            request = make_request(workspace, position)
-            for budget in budgets:
-                for method, provider in providers.items():
-                    prepared = prompters[budget].prepare(request, counter, provider)
-                    prompt = prepared.prompt.render() if prepared else None
-                    hits[method][budget][position.index] = recalled(prompt, position)
-                    if prepared is not None:
-                        context_tokens[method][budget].append(
-                            prepared.prompt.tokens_of("context", "repo")
-                        )
-        ours_in_process(workspace, members, prompters[gather_budget], counter, inprocess)
-        log(f"  round {round_number}: {len(members)} positions done")
+    log("  CLI done; timing gather in-process")
+    # Latency and index figures come from a quiet phase: nothing else of ours is running.
+    gather_budget = 2048 if 2048 in budgets else budgets[0]
+    prompter = Prompter(tokenizer, template, vocab, gather_budget)
+    inprocess = OursInProcess()
+    for round_number in rounds:
+        ours_in_process(base / f"round{round_number}", members[round_number], prompter, counter, inprocess)
     memory = index_memory(base / f"round{rounds[0]}") if rounds else {}
     valid = [p for p in positions if p.index not in no_prompt]
     recall = {
@@ -1410,9 +1448,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cached(function: Callable[[str], int]) -> Callable[[str], int]:
-    from functools import lru_cache
-
-    return lru_cache(maxsize=65536)(function)
+    return functools.lru_cache(maxsize=65536)(function)
 
 
 def _cpu_name() -> str:

@@ -200,6 +200,11 @@ class Completer:
     _latest: dict[str, CancelToken] = field(default_factory=dict)
     _counters: dict[int, Callable[[str], int]] = field(default_factory=dict)
 
+    @property
+    def busy(self) -> bool:
+        """A generation is queued or running."""
+        return bool(self._latest)
+
     def counter(self, tokenizer: Tokenizer) -> Callable[[str], int]:
         key = id(tokenizer)
         if key not in self._counters:

@@ -116,12 +116,38 @@ class Sc2Server(LanguageServer):
     def client_capabilities(self) -> types.ClientCapabilities:
         return self.protocol.client_capabilities
 
+    def status(self) -> dict[str, Any]:
+        """What editors show in a status bar: model state, activity, counters, last latency."""
+        info = self.worker.info
+        stats = self.completer.stats
+        return {
+            "version": __version__,
+            "model": {
+                "state": self.model_state,
+                "error": self.model_error,
+                "path": str(info.path) if info else None,
+                "template": info.template.name if info else None,
+                "nGpuLayers": info.n_gpu_layers if info else None,
+            },
+            "generating": self.completer.busy,
+            "requests": stats.requests,
+            "generations": stats.generations,
+            "cancelled": stats.cancelled,
+            "lastLatencyMs": round(stats.last_latency_ms, 1),
+            "index": self.repository.status(),
+        }
+
+    def publish_status(self) -> None:
+        """Push `sc2/status` (the `sc2.status` payload) so clients need not poll."""
+        self.protocol.notify("sc2/status", self.status())
+
     # -- model ------------------------------------------------------------------------------
 
     async def load_model(self) -> None:
         wanted = self.settings.model
         self._loaded_with = wanted
         self.model_state, self.model_error = "loading", None
+        self.publish_status()
         progress = await self._begin_progress("sc2-lsp", "loading model")
         try:
             path = await asyncio.to_thread(models.resolve, wanted.path)
@@ -132,12 +158,14 @@ class Sc2Server(LanguageServer):
         except (models.ModelError, EngineError) as error:
             if self._loaded_with is wanted:
                 self.model_state, self.model_error = "failed", str(error)
+                self.publish_status()
                 self.show(f"sc2-lsp: {error}", types.MessageType.Error)
             self._end_progress(progress, "model not loaded")
             return
         if self._loaded_with is not wanted:
             return
         self.model_state = "ready"
+        self.publish_status()
         for warning in info.warnings:
             self.show(f"sc2-lsp: {warning}", types.MessageType.Warning)
         log.info(
@@ -206,6 +234,8 @@ class Sc2Server(LanguageServer):
         except EngineError as error:
             self.show(f"sc2-lsp: {error}", types.MessageType.Error)
             return None
+        finally:
+            self.publish_status()
         if suggestion is None or not suggestion.text:
             return None
         return request, suggestion
@@ -369,23 +399,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
 
     @server.command("sc2.status")
     def status(ls: Sc2Server, *args: Any) -> dict[str, Any]:
-        info = ls.worker.info
-        stats = ls.completer.stats
-        return {
-            "version": __version__,
-            "model": {
-                "state": ls.model_state,
-                "error": ls.model_error,
-                "path": str(info.path) if info else None,
-                "template": info.template.name if info else None,
-                "nGpuLayers": info.n_gpu_layers if info else None,
-            },
-            "requests": stats.requests,
-            "generations": stats.generations,
-            "cancelled": stats.cancelled,
-            "lastLatencyMs": round(stats.last_latency_ms, 1),
-            "index": ls.repository.status(),
-        }
+        return ls.status()
 
     @server.command("sc2.lastPrompt")
     def last_prompt(ls: Sc2Server, *args: Any) -> str | None:
