@@ -341,7 +341,7 @@ def run_complete(args: argparse.Namespace) -> int:
             repository.close()
     if args.json:
         payload: dict[str, Any] = {"text": suggestion.text if suggestion else ""}
-        if suggestion:
+        if suggestion and suggestion.generation:
             generation = suggestion.generation
             payload |= {
                 "mode": suggestion.mode,

@@ -26,6 +26,7 @@ from sc2_lsp.engine.llama import Tokenizer
 from sc2_lsp.engine.worker import EngineWorker
 from sc2_lsp.prompt import ContextFile, FimInput, Prompt, build, fim_window
 from sc2_lsp.prompt.templates import BoundTemplate
+from sc2_lsp.suggestions import AFTER_CHARS, Origin, SuggestionCache
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,12 @@ class Prepared:
 @dataclass(frozen=True, slots=True)
 class Suggestion:
     text: str
-    mode: syntax.CompletionMode
-    generation: Generation
-    prepared: Prepared
+    mode: syntax.CompletionMode | None
+    generation: Generation | None
+    """None when the suggestion came from the cache."""
+    prepared: Prepared | None
     elapsed_ms: float
+    source: Literal["model", "cache", "prefetch"] = "model"
 
 
 ContextProvider = Callable[
@@ -175,6 +178,16 @@ def prepare(
     return Prepared(prompt=prompt, post=post, params=params, window=(start, end), context=context)
 
 
+def accepted_state(request: Request, inserted: str) -> Request:
+    """The request an editor would send after `inserted` was accepted at the cursor."""
+    snapshot, offset = request.snapshot, request.cursor.offset
+    text = snapshot.text[:offset] + inserted + snapshot.text[offset:]
+    end = offset + len(inserted)
+    line_start = text.rfind("\n", 0, end) + 1
+    cursor = Cursor(offset=end, line=text.count("\n", 0, end), column=end - line_start)
+    return Request(replace(snapshot, text=text, version=None), cursor, request.root, "automatic")
+
+
 def _build(fim: FimInput, template: BoundTemplate, tokenizer: Tokenizer) -> Prompt:
     return build(fim, template, tokenizer.tokenize, tokenizer.bos_id, tokenizer.token_text)
 
@@ -186,6 +199,9 @@ class Stats:
     cancelled: int = 0
     prompt_tokens: int = 0
     reused_tokens: int = 0
+    cache_hits: int = 0
+    prefetch_hits: int = 0
+    prefetches: int = 0
     last_latency_ms: float = 0.0
 
 
@@ -196,8 +212,11 @@ class Completer:
     worker: EngineWorker
     context_provider: ContextProvider | None = None
     stats: Stats = field(default_factory=Stats)
+    cache: SuggestionCache = field(default_factory=SuggestionCache)
     last_prompt: str | None = None
     _latest: dict[str, CancelToken] = field(default_factory=dict)
+    _speculative: CancelToken | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _counters: dict[int, Callable[[str], int]] = field(default_factory=dict)
 
     @property
@@ -227,46 +246,117 @@ class Completer:
 
     async def complete(self, request: Request, settings: Settings) -> Suggestion | None:
         """The suggestion at the request's cursor, or None (no model, skipped, superseded)."""
+        started = time.monotonic()
+        self.stats.requests += 1
+        cached = self._from_cache(request, settings, started)
+        if cached is not None:
+            return cached
+        self.cancel_speculation()
         uri = request.snapshot.uri
         token = CancelToken()
         previous = self._latest.get(uri)
         if previous is not None:
             previous.cancel()
         self._latest[uri] = token
-        self.stats.requests += 1
-        started = time.monotonic()
         try:
             if settings.completion.debounce_ms and request.trigger == "automatic":
                 await asyncio.sleep(settings.completion.debounce_ms / 1000)
             if token.cancelled or self.worker.model is None:
                 return None
-            prepared = self.prepare(request, settings)
-            if prepared is None:
+            found = await self._generate(request, settings, token)
+            if found is None:
                 return None
-            self.last_prompt = prepared.prompt.render()
-            future = self.worker.generate(
-                prepared.prompt.tokens,
-                prepared.params,
-                token,
-                partial(postprocess.should_stop, ctx=prepared.post),
-            )
-            try:
-                generation = await asyncio.wrap_future(future)
-            except asyncio.CancelledError:
-                token.cancel()
-                self.stats.cancelled += 1
-                raise
-            self._record(generation)
-            if generation.stop_reason == "cancelled":
-                self.stats.cancelled += 1
-                return None
+            text, prepared, generation = found
             elapsed = (time.monotonic() - started) * 1000
             self.stats.last_latency_ms = elapsed
-            text = postprocess.clean(generation.text, prepared.post)
+            if text:
+                self._remember(request, text, "model", settings)
             return Suggestion(text, prepared.post.mode, generation, prepared, elapsed)
         finally:
             if self._latest.get(uri) is token:
                 del self._latest[uri]
+
+    async def _generate(
+        self, request: Request, settings: Settings, token: CancelToken, speculative: bool = False
+    ) -> tuple[str, Prepared, Generation] | None:
+        prepared = self.prepare(request, settings)
+        if prepared is None:
+            return None
+        if not speculative:
+            self.last_prompt = prepared.prompt.render()
+        future = self.worker.generate(
+            prepared.prompt.tokens,
+            prepared.params,
+            token,
+            partial(postprocess.should_stop, ctx=prepared.post),
+        )
+        try:
+            generation = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            token.cancel()
+            self.stats.cancelled += 1
+            raise
+        self._record(generation)
+        if generation.stop_reason == "cancelled":
+            self.stats.cancelled += 1
+            return None
+        return postprocess.clean(generation.text, prepared.post), prepared, generation
+
+    def _from_cache(
+        self, request: Request, settings: Settings, started: float
+    ) -> Suggestion | None:
+        if not settings.completion.cache:
+            return None
+        text, offset = request.snapshot.text, request.cursor.offset
+        hit = self.cache.get(
+            request.snapshot.uri, text[:offset], text[offset : offset + AFTER_CHARS]
+        )
+        if hit is None:
+            return None
+        if hit.origin == "prefetch":
+            self.stats.prefetch_hits += 1
+        else:
+            self.stats.cache_hits += 1
+        elapsed = (time.monotonic() - started) * 1000
+        self.stats.last_latency_ms = elapsed
+        source: Literal["cache", "prefetch"] = "prefetch" if hit.origin == "prefetch" else "cache"
+        return Suggestion(hit.text, None, None, None, elapsed, source)
+
+    def _remember(self, request: Request, text: str, origin: Origin, settings: Settings) -> None:
+        snapshot, offset = request.snapshot, request.cursor.offset
+        before, after = snapshot.text[:offset], snapshot.text[offset : offset + AFTER_CHARS]
+        if settings.completion.cache:
+            self.cache.put(snapshot.uri, before, after, text, origin)
+        if origin == "model" and settings.completion.prefetch and settings.completion.cache:
+            task = asyncio.ensure_future(self._prefetch(request, text, settings))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def cancel_speculation(self) -> None:
+        if self._speculative is not None:
+            self._speculative.cancel()
+            self._speculative = None
+
+    async def _prefetch(self, request: Request, suggestion: str, settings: Settings) -> None:
+        """While idle, compute what comes after accepting `suggestion` (and its first line)."""
+        accepted = [suggestion]
+        first_line = suggestion.split("\n", 1)[0]
+        if first_line and first_line != suggestion:
+            accepted.append(first_line)
+        for text in accepted:
+            token = CancelToken()
+            self._speculative = token
+            state = accepted_state(request, text)
+            try:
+                found = await self._generate(state, settings, token, speculative=True)
+            except Exception:
+                log.debug("prefetch failed", exc_info=True)
+                return
+            if token.cancelled or found is None:
+                return
+            self.stats.prefetches += 1
+            if found[0]:
+                self._remember(state, found[0], "prefetch", settings)
 
     def _record(self, generation: Generation) -> None:
         self.stats.generations += 1

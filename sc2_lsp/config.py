@@ -63,6 +63,10 @@ class CompletionSettings:
     """Wait this long for more keystrokes before starting a generation."""
     max_predict_ms: int = field(default=3000, metadata=_range(50, 120000))
     """Time budget for generation; once spent, stop at the next line end."""
+    cache: bool = True
+    """Answer from suggestions already computed when the user types through one."""
+    prefetch: bool = True
+    """While idle, compute the suggestion that follows accepting the current one."""
 
 
 @dataclass(frozen=True)

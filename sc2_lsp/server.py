@@ -55,6 +55,7 @@ class Sc2Server(LanguageServer):
                 "sc2-lsp: invalid settings (defaults used for these): " + "; ".join(errors),
                 types.MessageType.Warning,
             )
+        self.completer.cache.clear()
         self.repository.configure(self.workspace_roots(), settings.repository)
         if settings.model != self._loaded_with:
             self.run_task(self.load_model())
@@ -133,6 +134,11 @@ class Sc2Server(LanguageServer):
             "requests": stats.requests,
             "generations": stats.generations,
             "cancelled": stats.cancelled,
+            "cacheHits": stats.cache_hits,
+            "prefetchHits": stats.prefetch_hits,
+            "prefetches": stats.prefetches,
+            "promptTokens": stats.prompt_tokens,
+            "reusedTokens": stats.reused_tokens,
             "lastLatencyMs": round(stats.last_latency_ms, 1),
             "index": self.repository.status(),
         }

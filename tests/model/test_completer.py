@@ -1,0 +1,51 @@
+"""The completer with real llama.cpp: a real request cancels speculative work at once."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from sc2_lsp.completer import Completer, Request
+from sc2_lsp.config import resolve
+from sc2_lsp.documents import Snapshot, cursor_at
+from sc2_lsp.engine import LoadOptions
+from sc2_lsp.engine.worker import EngineWorker
+
+pytestmark = pytest.mark.model
+
+
+def request_at(text: str, offset: int) -> Request:
+    line = text.count("\n", 0, offset)
+    column = offset - (text.rfind("\n", 0, offset) + 1)
+    return Request(
+        Snapshot("file:///t/a.py", 1, "python", text), cursor_at(text, line, column, "utf-32")
+    )
+
+
+async def test_real_request_cancels_running_prefetch(slow_model_path: Path) -> None:
+    worker = EngineWorker()
+    worker.load(LoadOptions(slow_model_path, n_ctx=2048)).result()
+    completer = Completer(worker)
+    slow, _ = resolve(
+        {"completion": {"maxTokensLine": 1000, "maxPredictMs": 60000, "debounceMs": 0}}
+    )
+    try:
+        text = "value = \n"
+        completer._remember(
+            request_at(text, 8), "x", "model", slow
+        )  # schedules the prefetch of "value = x"
+        for _ in range(400):
+            if worker._running is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert worker._running is not None, "prefetch never started"
+        fast, _ = resolve({"completion": {"maxTokensLine": 3, "debounceMs": 0, "cache": False}})
+        suggestion = await asyncio.wait_for(
+            completer.complete(request_at("other = \n", 8), fast), 20
+        )
+        assert suggestion is not None and suggestion.text == "xxx"
+        assert completer.stats.prefetches == 0 and completer.stats.cancelled >= 1
+    finally:
+        worker.close()
