@@ -31,6 +31,7 @@ from sc2_lsp.suggestions import AFTER_CHARS, Origin, SuggestionCache
 log = logging.getLogger(__name__)
 
 Trigger = Literal["automatic", "invoked"]
+REUSE_CHUNK_MIN = 16
 MARKER_ALLOWANCE = 16
 """Tokens kept free for sentinels, the path and rounding in per-line counts."""
 
@@ -173,6 +174,7 @@ def prepare(
         top_p=completion.top_p,
         stop_ids=template.stop_ids,
         time_budget_s=completion.max_predict_ms / 1000,
+        reuse_chunk_min=REUSE_CHUNK_MIN if settings.prompt.reuse_chunks else 0,
     )
     post = post_context(text, offset, cursor_syntax, completion.max_lines)
     return Prepared(prompt=prompt, post=post, params=params, window=(start, end), context=context)

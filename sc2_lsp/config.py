@@ -82,6 +82,8 @@ class PromptSettings:
     repo_name: bool = True
     """Start the prompt with `<repo_name>` and the workspace folder name when context is added."""
     fim_order: Literal["psm", "spm"] = "psm"
+    reuse_chunks: bool = True
+    """Keep the KV cache of unchanged chunks after a deletion or a dropped snippet, shifted."""
 
 
 @dataclass(frozen=True)

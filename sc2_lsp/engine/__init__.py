@@ -57,6 +57,9 @@ class GenerationParams:
     time_budget_s: float | None = None
     """Once spent, generation stops at the next line end (or at once if `hard_deadline`)."""
     seed: int = 0
+    reuse_chunk_min: int = 16
+    """Reuse the KV of cached chunks of at least this many tokens that reappear later in the
+    prompt, shifting them into place (llama-server's --cache-reuse); 0 keeps only the prefix."""
 
 
 @dataclass(slots=True)

@@ -196,6 +196,40 @@ class LlamaModel:
     def cached_tokens(self) -> list[int]:
         return list(self.llama._input_ids[: self.llama.n_tokens])
 
+    def _reuse_cache(self, prompt: Sequence[int], chunk_min: int) -> int:
+        """Keep the KV of the common prefix, then of later cached chunks that reappear in order.
+
+        A chunk of at least `chunk_min` tokens found further on in the cache is moved to its
+        place in the new prompt by shifting its positions (what was between is dropped), as
+        llama-server's `--cache-reuse` does. llama.cpp requires a sequence's positions to stay
+        contiguous, so only chunks that directly continue the reused run can be kept: deleted
+        text and a dropped context snippet are reused; text inserted before a chunk is not.
+        Returns how many prompt tokens are now in the cache.
+        """
+        cached = self.cached_tokens()
+        reused = _common_prefix(cached, prompt)
+        if chunk_min <= 0 or reused >= len(prompt) - 1:
+            return reused
+        memory = self.llama._ctx
+        head_cache = head_prompt = reused
+        moved = False
+        while head_cache < len(cached) and head_prompt < len(prompt) - 1:
+            length = _match_length(cached, head_cache, prompt, head_prompt, len(prompt) - 1)
+            if length < chunk_min:
+                head_cache += 1
+                continue
+            memory.kv_cache_seq_rm(0, head_prompt, head_cache)
+            memory.kv_cache_seq_shift(0, head_cache, head_cache + length, head_prompt - head_cache)
+            head_cache += length
+            head_prompt += length
+            moved = True
+        if not moved:
+            return reused
+        memory.kv_cache_seq_rm(0, head_prompt, -1)
+        self.llama.input_ids[:head_prompt] = prompt[:head_prompt]
+        self.llama.n_tokens = head_prompt
+        return head_prompt
+
     def generate(
         self,
         prompt: Sequence[int],
@@ -209,7 +243,7 @@ class LlamaModel:
         if room <= 1:
             result.stop_reason = "context_full"
             return result
-        result.n_reused = _common_prefix(self.cached_tokens(), prompt)
+        result.n_reused = self._reuse_cache(prompt, params.reuse_chunk_min)
         self._abort = cancel
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         started = time.monotonic()
@@ -262,6 +296,15 @@ def _over_budget(budget: float | None, spent: float, text: str) -> bool:
     if budget is None or spent <= budget:
         return False
     return text.endswith("\n") or spent > 2 * budget
+
+
+def _match_length(left: Sequence[int], i: int, right: Sequence[int], j: int, right_end: int) -> int:
+    length = 0
+    while (
+        i + length < len(left) and j + length < right_end and left[i + length] == right[j + length]
+    ):
+        length += 1
+    return length
 
 
 def _common_prefix(left: Sequence[int], right: Sequence[int]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
@@ -126,13 +127,17 @@ def test_cancel_takes_effect_within_one_token(emit_model_factory: Callable[[str]
 def test_cancel_aborts_prompt_evaluation_and_leaves_a_usable_model(slow_model_path: Path) -> None:
     model = load(slow_model_path, n_ctx=4096)
     try:
-        long_prompt = model.tokenizer.tokenize("def function_number(n):\n    return n * 2\n" * 150)[:3000]
+        long_prompt = model.tokenizer.tokenize("def function_number(n):\n    return n * 2\n" * 150)[
+            :3000
+        ]
         cancel = CancelToken()
         cancel.cancel()  # llama.cpp's abort callback sees it inside the very first decode
         result = model.generate(long_prompt, GenerationParams(max_tokens=5), cancel)
         assert result.stop_reason == "cancelled" and result.tokens == []
         assert len(model.cached_tokens()) < len(long_prompt), "the prompt was evaluated anyway"
-        again = model.generate(model.tokenizer.tokenize("y = "), GenerationParams(max_tokens=2), CancelToken())
+        again = model.generate(
+            model.tokenizer.tokenize("y = "), GenerationParams(max_tokens=2), CancelToken()
+        )
         assert again.text == "xx"
     finally:
         model.close()
@@ -167,3 +172,54 @@ def test_worker_reports_bad_models_and_survives(
         )
     finally:
         worker.close()
+
+
+def _decode(model: LlamaModel, tokens: list[int], first_position: int) -> np.ndarray:
+    batch = model.llama._batch
+    batch.set_batch(tokens, n_past=first_position, logits_all=False)
+    model.llama._ctx.decode(batch)
+    logits = model.llama._ctx.get_logits()
+    return np.ctypeslib.as_array(logits, shape=(model.info.n_vocab,)).copy()
+
+
+def test_a_shifted_chunk_gives_the_logits_of_recomputation(tiny_model_path: Path) -> None:
+    chunk = [40 + (i * 7) % 200 for i in range(24)]
+    follower, shift = [77], 50
+    recomputed_model, shifted_model = load(tiny_model_path, 256), load(tiny_model_path, 256)
+    try:
+        _decode(recomputed_model, chunk, first_position=shift)
+        recomputed = _decode(recomputed_model, follower, first_position=shift + len(chunk))
+        _decode(shifted_model, chunk, first_position=0)
+        shifted_model.llama._ctx.kv_cache_seq_shift(0, 0, len(chunk), shift)
+        shifted = _decode(shifted_model, follower, first_position=shift + len(chunk))
+        np.testing.assert_allclose(shifted, recomputed, rtol=1e-3, atol=1e-3)
+    finally:
+        recomputed_model.close()
+        shifted_model.close()
+
+
+def test_deleted_text_keeps_the_kv_of_what_follows(
+    emit_model_factory: Callable[[str], Path],
+) -> None:
+    model = load(emit_model_factory("x"))
+    try:
+        tokenize = model.tokenizer.tokenize
+        head, deleted, tail = (
+            tokenize("import os\n" * 4),
+            tokenize("print('gone')\n" * 3),
+            tokenize("def f(a, b):\n    return a + b\n" * 3),
+        )
+        params = GenerationParams(max_tokens=2, reuse_chunk_min=16)
+        model.generate([*head, *deleted, *tail, 2], params, CancelToken())
+        after_delete = model.generate([*head, *tail, 2], params, CancelToken())
+        assert after_delete.n_reused == len(head) + len(tail)
+        assert after_delete.text == "xx"
+        assert model.cached_tokens()[: len(head) + len(tail) + 1] == [*head, *tail, 2]
+        no_reuse = model.generate(
+            [*head, *deleted, *tail, 2],
+            GenerationParams(max_tokens=2, reuse_chunk_min=0),
+            CancelToken(),
+        )
+        assert no_reuse.n_reused == len(head)
+    finally:
+        model.close()
