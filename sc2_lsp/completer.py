@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 Trigger = Literal["automatic", "invoked"]
 REUSE_CHUNK_MIN = 16
+MIN_PROMPT_TOKENS = 128
 MARKER_ALLOWANCE = 16
 """Tokens kept free for sentinels, the path and rounding in per-line counts."""
 
@@ -129,6 +130,7 @@ def prepare(
     n_ctx: int,
     count_tokens: Callable[[str], int] | None = None,
     context_provider: ContextProvider | None = None,
+    max_prompt_tokens: int | None = None,
 ) -> Prepared | None:
     """Everything up to the model call; None when the cursor should get no completion."""
     cursor_syntax = completion_mode(request, settings)
@@ -138,7 +140,10 @@ def prepare(
     text, offset = request.snapshot.text, request.cursor.offset
     completion = settings.completion
     max_new = completion.max_tokens if cursor_syntax.mode == "block" else completion.max_tokens_line
-    budget = min(settings.prompt.max_prompt_tokens, n_ctx - max_new) - MARKER_ALLOWANCE
+    limit = min(
+        settings.prompt.max_prompt_tokens, max_prompt_tokens or settings.prompt.max_prompt_tokens
+    )
+    budget = min(limit, n_ctx - max_new) - MARKER_ALLOWANCE
     suffix_budget = min(settings.prompt.suffix_tokens, budget // 4)
     prefix_budget = min(settings.prompt.prefix_tokens, budget - suffix_budget)
     start, end = fim_window(text, offset, prefix_budget, suffix_budget, count)
@@ -180,6 +185,26 @@ def prepare(
     return Prepared(prompt=prompt, post=post, params=params, window=(start, end), context=context)
 
 
+def adaptive_debounce(base_ms: float, typing_interval_ms: float, ceiling_ms: float = 250) -> float:
+    """Wait about as long as the user's usual gap between keystrokes, within [base, ceiling].
+
+    Someone typing steadily every 120 ms gets ~120 ms, so no generation starts and is thrown
+    away mid-word; a pause longer than their rhythm fires at once.
+    """
+    if typing_interval_ms <= 0:
+        return base_ms
+    return max(base_ms, min(typing_interval_ms, max(base_ms, ceiling_ms)))
+
+
+def _new_tokens(cached: Sequence[int], prompt: Sequence[int]) -> int:
+    shared = 0
+    for a, b in zip(cached, prompt, strict=False):
+        if a != b:
+            break
+        shared += 1
+    return len(prompt) - shared
+
+
 def accepted_state(request: Request, inserted: str) -> Request:
     """The request an editor would send after `inserted` was accepted at the cursor."""
     snapshot, offset = request.snapshot, request.cursor.offset
@@ -217,6 +242,9 @@ class Completer:
     cache: SuggestionCache = field(default_factory=SuggestionCache)
     last_prompt: str | None = None
     _latest: dict[str, CancelToken] = field(default_factory=dict)
+    prompt_speed: float | None = None
+    """Measured prompt evaluation speed (tokens/s, moving average)."""
+    _typing: dict[str, tuple[float, float]] = field(default_factory=dict)
     _speculative: CancelToken | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _counters: dict[int, Callable[[str], int]] = field(default_factory=dict)
@@ -233,18 +261,32 @@ class Completer:
         return self._counters[key]
 
     def prepare(self, request: Request, settings: Settings) -> Prepared | None:
+        """The prompt for `request`, shrunk when it would take longer than `maxPromptMs`."""
         model = self.worker.model
         if model is None:
             return None
-        return prepare(
+        build = partial(
+            prepare,
             request,
             settings,
             model.tokenizer,
             model.info.template,
             model.info.n_ctx,
             self.counter(model.tokenizer),
-            self.context_provider,
         )
+        prepared = build(self.context_provider)
+        budget_ms = settings.completion.max_prompt_ms
+        if prepared is None or not budget_ms or self.prompt_speed is None:
+            return prepared
+        affordable = int(self.prompt_speed * budget_ms / 1000)
+        cached = model.cached_tokens()
+        if _new_tokens(cached, prepared.prompt.tokens) <= affordable:
+            return prepared
+        # Over budget: repository context goes first, then the window shrinks to what fits.
+        prepared = build(None)
+        if prepared is None or _new_tokens(cached, prepared.prompt.tokens) <= affordable:
+            return prepared
+        return build(None, max(MIN_PROMPT_TOKENS, affordable))
 
     async def complete(self, request: Request, settings: Settings) -> Suggestion | None:
         """The suggestion at the request's cursor, or None (no model, skipped, superseded)."""
@@ -261,8 +303,9 @@ class Completer:
             previous.cancel()
         self._latest[uri] = token
         try:
-            if settings.completion.debounce_ms and request.trigger == "automatic":
-                await asyncio.sleep(settings.completion.debounce_ms / 1000)
+            delay = self._debounce_ms(uri, started, settings)
+            if delay and request.trigger == "automatic":
+                await asyncio.sleep(delay / 1000)
             if token.cancelled or self.worker.model is None:
                 return None
             found = await self._generate(request, settings, token)
@@ -334,6 +377,19 @@ class Completer:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def _debounce_ms(self, uri: str, now: float, settings: Settings) -> float:
+        """The configured debounce, stretched towards the user's typing rhythm when adaptive."""
+        base = settings.completion.debounce_ms
+        interval = 0.0
+        if uri in self._typing:
+            last, interval = self._typing[uri]
+            gap = min((now - last) * 1000, 1000.0)
+            interval = gap if interval == 0 else 0.7 * interval + 0.3 * gap
+        self._typing[uri] = (now, interval)
+        if not settings.completion.adaptive_debounce:
+            return base
+        return adaptive_debounce(base, interval)
+
     def cancel_speculation(self) -> None:
         if self._speculative is not None:
             self._speculative.cancel()
@@ -361,6 +417,11 @@ class Completer:
                 self._remember(state, found[0], "prefetch", settings)
 
     def _record(self, generation: Generation) -> None:
+        if generation.n_evaluated >= 8 and generation.prompt_seconds > 0:
+            speed = generation.n_evaluated / generation.prompt_seconds
+            self.prompt_speed = (
+                speed if self.prompt_speed is None else 0.7 * self.prompt_speed + 0.3 * speed
+            )
         self.stats.generations += 1
         self.stats.prompt_tokens += generation.n_prompt
         self.stats.reused_tokens += generation.n_reused

@@ -61,6 +61,11 @@ class CompletionSettings:
     top_p: float = field(default=0.95, metadata=_range(0.0, 1.0))
     debounce_ms: int = field(default=30, metadata=_range(0, 5000))
     """Wait this long for more keystrokes before starting a generation."""
+    adaptive_debounce: bool = True
+    """Stretch the debounce towards the user's typing rhythm (at most 250 ms)."""
+    max_prompt_ms: int = field(default=0, metadata=_range(0, 600000))
+    """Prompt evaluation budget: when the measured speed says a prompt would take longer, drop
+    repository context, then shrink the window. 0 = no limit."""
     max_predict_ms: int = field(default=3000, metadata=_range(50, 120000))
     """Time budget for generation; once spent, stop at the next line end."""
     cache: bool = True

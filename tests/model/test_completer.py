@@ -49,3 +49,24 @@ async def test_real_request_cancels_running_prefetch(slow_model_path: Path) -> N
         assert completer.stats.prefetches == 0 and completer.stats.cancelled >= 1
     finally:
         worker.close()
+
+
+def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(emit_model_factory) -> None:  # type: ignore[no-untyped-def]
+    worker = EngineWorker()
+    worker.load(LoadOptions(emit_model_factory("x"), n_ctx=4096)).result()
+    try:
+        completer = Completer(worker)
+        text = "".join(f"value_{i} = compute({i})\n" for i in range(400)) + "total = "
+        request = request_at(text, len(text))
+        unlimited, _ = resolve({})
+        budgeted, _ = resolve({"completion": {"maxPromptMs": 500}})
+        full = completer.prepare(request, unlimited)
+        assert full is not None and len(full.prompt) > 500
+        completer.prompt_speed = 100.0  # tokens/s: 500 ms affords 50 new tokens
+        small = completer.prepare(request, budgeted)
+        assert small is not None and len(small.prompt) <= 128 + 32
+        assert small.prompt.render().endswith("total = <fim_suffix><fim_middle>")
+        completer.prompt_speed = 1e6
+        assert len(completer.prepare(request, budgeted).prompt) == len(full.prompt)  # type: ignore[union-attr]
+    finally:
+        worker.close()

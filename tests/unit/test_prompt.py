@@ -184,3 +184,13 @@ def test_window_cuts_a_long_cursor_line_suffix() -> None:
     text = "x = " + "a" * 500
     start, end = fim_window(text, 4, 100, 10, count)
     assert (start, end) == (0, 14)
+
+
+@pytest.mark.parametrize(
+    ("base", "interval", "expected"),
+    [(30, 0, 30), (30, 120, 120), (30, 10, 30), (30, 900, 250), (400, 900, 400)],
+)
+def test_adaptive_debounce(base: float, interval: float, expected: float) -> None:
+    from sc2_lsp.completer import adaptive_debounce
+
+    assert adaptive_debounce(base, interval) == expected
