@@ -81,7 +81,9 @@ def test_complete_prints_the_suggestion(
     )
     plain = sc2(*args, "--settings", '{"completion": {"maxTokensLine": 6}}', cwd=project)
     assert (plain.returncode, plain.stdout) == (0, "xxxxxx\n"), plain.stderr
-    as_json = sc2(*args, "--json", "--settings", '{"completion": {"maxPredictMs": 120000}}', cwd=project)
+    as_json = sc2(
+        *args, "--json", "--settings", '{"completion": {"maxPredictMs": 120000}}', cwd=project
+    )
     payload = json.loads(as_json.stdout)
     assert payload["text"] == "x" * 48 and payload["mode"] == "line" and payload["promptTokens"] > 0
 
