@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
 
 from sc2_lsp import __version__, documents, models
 from sc2_lsp.completer import Completer, Request, Suggestion, Trigger
@@ -28,9 +30,32 @@ from sc2_lsp.repository import RepositoryContext
 log = logging.getLogger(__name__)
 
 
+class Sc2Protocol(LanguageServerProtocol):
+    """pygls' protocol, except that a request whose params do not fit the spec is answered.
+
+    pygls reports such a message out of band and never responds, so the client waits forever;
+    here the request gets an InvalidParams error response and is otherwise dropped.
+    """
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException:
+            msg_id = data.get("id")
+            if (
+                "method" not in data
+                or isinstance(msg_id, bool)
+                or not isinstance(msg_id, int | str)
+            ):
+                raise
+            error = JsonRpcInvalidParams(f"invalid params for {data['method']!r}")
+            self._send_response(msg_id, error=error.to_response_error())
+            return JsonRPCNotification(method="$/sc2/invalidRequest", params=None, jsonrpc="2.0")
+
+
 class Sc2Server(LanguageServer):
     def __init__(self, cli_layer: dict[str, Any] | None = None) -> None:
-        super().__init__("sc2-lsp", __version__)
+        super().__init__("sc2-lsp", __version__, protocol_cls=Sc2Protocol)
         self.cli_layer = cli_layer or {}
         self.init_layer: object = None
         self.client_layer: object = None
@@ -86,6 +111,13 @@ class Sc2Server(LanguageServer):
             )
         except Exception as error:
             log.info("file watching not available: %s", error)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Malformed messages and notification failures go to the log, not to a popup."""
+        log.warning("%s: %s", getattr(source, "__name__", source), error)
+        self.window_log_message(
+            types.LogMessageParams(type=types.MessageType.Warning, message=f"sc2-lsp: {error}")
+        )
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         log.log(
