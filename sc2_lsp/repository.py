@@ -96,12 +96,13 @@ class RepositoryContext:
         if index is not None:
             index.files_changed(created, changed, deleted)
 
-    def status(self) -> dict[str, object]:
+    def status(self, details: bool = True) -> dict[str, object]:
+        """The index's state; with `details`, its counts too (O(files): not per keystroke)."""
         index = self.index
         if index is None:
             return {"state": "off" if not self.settings.enabled else "no workspace"}
         state = "ready" if index.walk_complete else "indexing"
-        return {"state": state, **dataclasses.asdict(index.stats)}
+        return {"state": state, **(dataclasses.asdict(index.stats) if details else {})}
 
     def open_documents(self) -> Mapping[Path, str]:
         with self._lock:

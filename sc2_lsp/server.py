@@ -149,7 +149,7 @@ class Sc2Server(LanguageServer):
     def client_capabilities(self) -> types.ClientCapabilities:
         return self.protocol.client_capabilities
 
-    def status(self) -> dict[str, Any]:
+    def status(self, index_details: bool = True) -> dict[str, Any]:
         """What editors show in a status bar: model state, activity, counters, last latency."""
         info = self.worker.info
         stats = self.completer.stats
@@ -172,12 +172,12 @@ class Sc2Server(LanguageServer):
             "promptTokens": stats.prompt_tokens,
             "reusedTokens": stats.reused_tokens,
             "lastLatencyMs": round(stats.last_latency_ms, 1),
-            "index": self.repository.status(),
+            "index": self.repository.status(index_details),
         }
 
     def publish_status(self) -> None:
         """Push `sc2/status` (the `sc2.status` payload) so clients need not poll."""
-        self.protocol.notify("sc2/status", self.status())
+        self.protocol.notify("sc2/status", self.status(index_details=False))
 
     # -- model ------------------------------------------------------------------------------
 
