@@ -8,6 +8,7 @@ after this module works on Python string indices only.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,21 +82,12 @@ def index_to_column(line_text: str, index: int, encoding: Encoding) -> int:
     return sum(_units(char, encoding) for char in line_text[:index])
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def line_starts(text: str) -> list[int]:
     """Offsets where each line begins; lines end at \\n, \\r\\n or a lone \\r (as LSP says)."""
-    starts = [0]
-    index = 0
-    length = len(text)
-    while index < length:
-        char = text[index]
-        if char == "\n":
-            starts.append(index + 1)
-        elif char == "\r":
-            if index + 1 < length and text[index + 1] == "\n":
-                index += 1
-            starts.append(index + 1)
-        index += 1
-    return starts
+    return [0, *(match.end() for match in _LINE_END.finditer(text))]
 
 
 def _line_text(text: str, starts: list[int], line: int) -> str:
