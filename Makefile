@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install test test-unit test-e2e test-model lint fix typecheck check bench clean
+.PHONY: help install test test-unit test-e2e test-model test-editors lint fix typecheck check bench clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ test-unit: ## unit tier only
 
 test-e2e: ## end-to-end tier only
 	$(BIN)/python -m pytest tests/e2e
+
+test-editors: ## Neovim plugin tests: headless nvim 0.11.4 and 0.12-dev with the real server
+	$(BIN)/python -m pytest tests/editors
 
 test-model: ## model tier only
 	$(BIN)/python -m pytest -m model
