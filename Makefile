@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install test test-unit test-e2e test-model test-editors lint fix typecheck check bench clean
+.PHONY: help install test test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode lint fix typecheck check bench clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,17 @@ test-e2e: ## end-to-end tier only
 
 test-editors: ## Neovim plugin tests: headless nvim 0.11.4 and 0.12-dev with the real server
 	$(BIN)/python -m pytest tests/editors
+
+VSCODE := editors/vscode
+
+vscode-setup: ## VS Code e2e tooling: Debian chromium, npm deps, code-server (cached in editors/vscode/.work)
+	bash $(VSCODE)/test/setup.sh
+
+vscode-package: ## build the VS Code extension (editors/vscode/sc2-lsp-<version>.vsix)
+	cd $(VSCODE) && (test -d node_modules || npm ci --no-audit --no-fund) && npm run package
+
+test-vscode: ## VS Code extension: settings contract, unit tests, e2e in code-server + Chromium
+	$(BIN)/python -m pytest tests/editors/test_vscode.py
 
 test-model: ## model tier only
 	$(BIN)/python -m pytest -m model
