@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -32,9 +33,16 @@ log = logging.getLogger(__name__)
 
 Trigger = Literal["automatic", "invoked"]
 REUSE_CHUNK_MIN = 16
+PREFETCH_DELAY_S = 0.02
 MIN_PROMPT_TOKENS = 128
 MARKER_ALLOWANCE = 16
 """Tokens kept free for sentinels, the path and rounding in per-line counts."""
+VIEW_CHARS = 1 << 18
+"""A longer document is seen through whole lines up to this far either side of the cursor:
+no prompt needs more, and a 10 MB file must not cost full-text scans on every request."""
+LONG_LINE_CHARS = 1 << 14
+"""On a longer line (minified code) the view keeps this much either side of the cursor."""
+VIEW_GRID = 1 << 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +130,33 @@ def completion_mode(request: Request, settings: Settings) -> syntax.CursorSyntax
     )
 
 
+def view(request: Request) -> tuple[Request, int]:
+    """The request seen through a bounded slice of its text, and where that slice starts.
+
+    Documents under `VIEW_CHARS` with ordinary lines are returned as they are.
+    """
+    text, offset = request.snapshot.text, request.cursor.offset
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_end = len(text) if line_end < 0 else line_end
+    if len(text) <= VIEW_CHARS and line_end - line_start <= LONG_LINE_CHARS:
+        return request, 0
+    if line_end - line_start > LONG_LINE_CHARS:
+        start = max(line_start, offset - LONG_LINE_CHARS)
+        end = min(line_end, offset + LONG_LINE_CHARS)
+    else:
+        # Start on a coarse grid, so typing does not move the window (KV-cache reuse).
+        low = max(0, offset - VIEW_CHARS) // VIEW_GRID * VIEW_GRID
+        newline = text.find("\n", low, line_start) if low else -1
+        start = 0 if not low else newline + 1 if newline >= 0 else line_start
+        high = offset + VIEW_CHARS
+        newline = text.rfind("\n", line_end, high) if high < len(text) else len(text) - 1
+        end = newline + 1 if newline >= 0 else line_end
+    snapshot = replace(request.snapshot, text=text[start:end])
+    cursor = replace(request.cursor, offset=offset - start)
+    return replace(request, snapshot=snapshot, cursor=cursor), start
+
+
 def prepare(
     request: Request,
     settings: Settings,
@@ -133,6 +168,7 @@ def prepare(
     max_prompt_tokens: int | None = None,
 ) -> Prepared | None:
     """Everything up to the model call; None when the cursor should get no completion."""
+    request, view_start = view(request)
     cursor_syntax = completion_mode(request, settings)
     if cursor_syntax.mode == "skip":
         return None
@@ -182,7 +218,8 @@ def prepare(
         reuse_chunk_min=REUSE_CHUNK_MIN if settings.prompt.reuse_chunks else 0,
     )
     post = post_context(text, offset, cursor_syntax, completion.max_lines)
-    return Prepared(prompt=prompt, post=post, params=params, window=(start, end), context=context)
+    window = (view_start + start, view_start + end)
+    return Prepared(prompt=prompt, post=post, params=params, window=window, context=context)
 
 
 def adaptive_debounce(base_ms: float, typing_interval_ms: float, ceiling_ms: float = 250) -> float:
@@ -217,6 +254,35 @@ def accepted_state(request: Request, inserted: str) -> Request:
 
 def _build(fim: FimInput, template: BoundTemplate, tokenizer: Tokenizer) -> Prompt:
     return build(fim, template, tokenizer.tokenize, tokenizer.bos_id, tokenizer.token_text)
+
+
+class TokenCounts:
+    """Token counts of recently counted texts, bounded by their total size, not their number.
+
+    Lines and snippets repeat from keystroke to keystroke and are worth caching; the whole
+    prefix and suffix change with every keystroke, and 65,536 of them (an `lru_cache`'s
+    worth) pinned hundreds of megabytes over a day of typing.
+    """
+
+    def __init__(self, count: Callable[[str], int], max_chars: int = 1 << 22) -> None:
+        self._count = count
+        self._cache: OrderedDict[str, int] = OrderedDict()
+        self._chars = 0
+        self.max_chars = max_chars
+
+    def __call__(self, text: str) -> int:
+        found = self._cache.get(text)
+        if found is not None:
+            self._cache.move_to_end(text)
+            return found
+        result = self._count(text)
+        if len(text) <= self.max_chars // 64:
+            self._cache[text] = result
+            self._chars += len(text)
+            while self._chars > self.max_chars:
+                evicted, _ = self._cache.popitem(last=False)
+                self._chars -= len(evicted)
+        return result
 
 
 @dataclass(slots=True)
@@ -257,7 +323,7 @@ class Completer:
     def counter(self, tokenizer: Tokenizer) -> Callable[[str], int]:
         key = id(tokenizer)
         if key not in self._counters:
-            self._counters = {key: lru_cache(maxsize=65536)(tokenizer.count)}
+            self._counters = {key: TokenCounts(tokenizer.count)}
         return self._counters[key]
 
     def prepare(self, request: Request, settings: Settings) -> Prepared | None:
@@ -397,6 +463,8 @@ class Completer:
 
     async def _prefetch(self, request: Request, suggestion: str, settings: Settings) -> None:
         """While idle, compute what comes after accepting `suggestion` (and its first line)."""
+        # Let the answer that triggered this reach the client before any prompt is built.
+        await asyncio.sleep(PREFETCH_DELAY_S)
         accepted = [suggestion]
         first_line = suggestion.split("\n", 1)[0]
         if first_line and first_line != suggestion:
