@@ -35,19 +35,32 @@ CODE = (
 )
 
 
-def measure(model_path: Path, gpu_layers: int, prompt_tokens: int, gen_tokens: int, runs: int) -> dict[str, Any]:
+def measure(
+    model_path: Path, gpu_layers: int, prompt_tokens: int, gen_tokens: int, runs: int
+) -> dict[str, Any]:
     rows: list[dict[str, float]] = []
     info: dict[str, Any] = {}
     for _ in range(runs):
         started = time.perf_counter()
-        model = LlamaModel(LoadOptions(model_path, n_ctx=4096, n_threads=os.cpu_count() or 2, n_gpu_layers=gpu_layers))
+        model = LlamaModel(
+            LoadOptions(
+                model_path, n_ctx=4096, n_threads=os.cpu_count() or 2, n_gpu_layers=gpu_layers
+            )
+        )
         load_s = time.perf_counter() - started
-        info = {"n_gpu_layers_effective": model.info.n_gpu_layers, "warnings": list(model.info.warnings)}
+        info = {
+            "n_gpu_layers_effective": model.info.n_gpu_layers,
+            "warnings": list(model.info.warnings),
+        }
         tokens = (model.tokenizer.tokenize(CODE) * (prompt_tokens // 10 + 1))[:prompt_tokens]
         params = GenerationParams(max_tokens=gen_tokens)
         cold = model.generate(tokens, params, CancelToken())
         # A keystroke: the same prompt plus a few new tokens at the end reuses the KV cache.
-        warm = model.generate([*tokens, *model.tokenizer.tokenize("x = ")], GenerationParams(max_tokens=8), CancelToken())
+        warm = model.generate(
+            [*tokens, *model.tokenizer.tokenize("x = ")],
+            GenerationParams(max_tokens=8),
+            CancelToken(),
+        )
         model.close()
         rows.append(
             {
