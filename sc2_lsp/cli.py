@@ -195,7 +195,7 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         server.repository.close()
         server.worker.close()
-    return 0
+    return server.exit_code
 
 
 # -- one-shot commands ------------------------------------------------------------------------

@@ -90,6 +90,26 @@ def line_starts(text: str) -> list[int]:
     return [0, *(match.end() for match in _LINE_END.finditer(text))]
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split only where LSP ends lines.
+
+    Unlike `str.splitlines`, form feeds, vertical tabs, U+0085 and U+2028/9 stay inside a line.
+    """
+    return _LINE.findall(text)
+
+
+def scrub_surrogates(text: str) -> str:
+    """Lone surrogates (legal as JSON escapes, not encodable as UTF-8) become U+FFFD.
+
+    One code point for one code point, so offsets and UTF-16 positions stay valid.
+    """
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 def _line_text(text: str, starts: list[int], line: int) -> str:
     start = starts[line]
     end = starts[line + 1] if line + 1 < len(starts) else len(text)

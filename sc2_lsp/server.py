@@ -13,12 +13,21 @@ import logging
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+    JsonRpcServerNotInitialized,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
+from pygls.workspace import TextDocument, Workspace
 
 from sc2_lsp import __version__, documents, models
 from sc2_lsp.completer import Completer, Request, Suggestion, Trigger
@@ -30,11 +39,22 @@ from sc2_lsp.repository import RepositoryContext
 log = logging.getLogger(__name__)
 
 
-class Sc2Protocol(LanguageServerProtocol):
-    """pygls' protocol, except that a request whose params do not fit the spec is answered.
+INVALID_PARAMS_METHOD = "$/sc2/invalidParams"
 
-    pygls reports such a message out of band and never responds, so the client waits forever;
-    here the request gets an InvalidParams error response and is otherwise dropped.
+
+class Malformed(dict[str, Any]):
+    """A JSON object with a "jsonrpc" key that is not a JSON-RPC message pygls can structure."""
+
+
+class Sc2Protocol(LanguageServerProtocol):
+    """pygls' protocol, except that every request is answered as LSP and JSON-RPC say.
+
+    pygls structures messages in `json.loads`'s object_hook, which sees every nested object
+    too, and reports a request whose params do not fit the spec out of band without ever
+    responding. Here such a request gets InvalidParams, sent only once the top-level message
+    reaches `handle_message` (a request-shaped object inside some params, a command argument
+    say, is never answered as if the client had sent it), and an object that cannot be
+    structured never raises out of the hook (which would abort the enclosing request too).
     """
 
     def structure_message(self, data: dict[str, Any]) -> Any:
@@ -42,15 +62,127 @@ class Sc2Protocol(LanguageServerProtocol):
             return super().structure_message(data)
         except JsonRpcException:
             msg_id = data.get("id")
-            if (
-                "method" not in data
-                or isinstance(msg_id, bool)
-                or not isinstance(msg_id, int | str)
-            ):
-                raise
-            error = JsonRpcInvalidParams(f"invalid params for {data['method']!r}")
+            if "method" in data and not isinstance(msg_id, bool) and isinstance(msg_id, int | str):
+                params = {"id": msg_id, "method": data["method"]}
+                return JsonRPCNotification(
+                    method=INVALID_PARAMS_METHOD, params=params, jsonrpc="2.0"
+                )
+            return Malformed(data)
+
+    def reply_unidentified(self, error: type[JsonRpcException]) -> None:
+        """The answer to a message whose id cannot be known: id null (JSON-RPC 2.0, 5.1)."""
+        body = {"code": error.CODE, "message": error.MESSAGE}
+        self._send_data({"jsonrpc": "2.0", "id": None, "error": body})
+
+    def handle_message(self, message: Any) -> None:
+        """Also: requests before `initialize` get ServerNotInitialized, requests after `shutdown`
+        and a second `initialize` (which would drop every open document) InvalidRequest."""
+        if isinstance(message, Malformed):
+            log.warning("dropped a malformed message (keys %s)", sorted(message))
+            if "id" in message:  # a request with an unusable id; a notification gets nothing
+                self.reply_unidentified(JsonRpcInvalidRequest)
+            return
+        method = getattr(message, "method", "exit")  # responses have no method
+        msg_id = getattr(message, "id", None)
+        invalid_params = method == INVALID_PARAMS_METHOD
+        if invalid_params:
+            msg_id, method = message.params["id"], message.params["method"]
+        error: JsonRpcException | None = None
+        if self._workspace is None and method not in ("initialize", "exit"):
+            error = JsonRpcServerNotInitialized("the server is not initialized yet")
+        elif self._shutdown and method != "exit":
+            error = JsonRpcInvalidRequest("the server is shutting down")
+        elif method == "initialize" and self._workspace is not None:
+            error = JsonRpcInvalidRequest("the server is already initialized")
+        elif invalid_params:
+            error = JsonRpcInvalidParams(f"invalid params for {method!r}")
+        if error is None:
+            super().handle_message(message)
+        elif msg_id is not None:
             self._send_response(msg_id, error=error.to_response_error())
-            return JsonRPCNotification(method="$/sc2/invalidRequest", params=None, jsonrpc="2.0")
+
+
+class LspTextDocument(TextDocument):
+    """A pygls document that finds lines and applies edits the way LSP defines them.
+
+    pygls splits lines with `str.splitlines`, which also breaks at form feeds, \\v, \\x1c-\\x1e,
+    U+0085 and U+2028/9 (an edit below a `^L` page break landed on the wrong line), and on a
+    last line without a newline it clamps a column past the end to before the last character.
+    Here positions go through `documents.cursor_at` like every request does: LSP line ends,
+    columns past the end of a line or the document clamp to it, and a reversed range is taken
+    as the text between its two ends.
+    """
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return tuple(documents.split_lines(self.source))
+
+    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
+        text, encoding = self.source, str(self.position_codec.encoding or "utf-16")
+        start, end = (
+            documents.cursor_at(text, position.line, position.character, encoding).offset
+            for position in (change.range.start, change.range.end)
+        )
+        start, end = min(start, end), max(start, end)
+        self._source = text[:start] + change.text + text[end:]
+
+
+class Sc2Workspace(Workspace):
+    def _create_text_document(
+        self,
+        doc_uri: str,
+        source: str | None = None,
+        version: int | None = None,
+        language_id: str | None = None,
+    ) -> TextDocument:
+        return LspTextDocument(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=self._sync_kind,
+            position_codec=self._position_codec,
+        )
+
+
+class DocumentTextFilter(logging.Filter):
+    """Keeps document text out of the log unless `logDocumentText` is on.
+
+    pygls logs whole protocol payloads (documents, prompts, completions) at INFO and DEBUG;
+    those records keep their message but their payload arguments are replaced.
+    """
+
+    PAYLOADS: ClassVar[dict[str, tuple[int, ...]]] = {
+        "Sending data: %s": (0,),
+        "Sending notification: '%s' %s": (1,),
+        'Sending request with id "%s": %s %s': (2,),
+        'Received result for message "%s": %s': (1,),
+        'Received error response to message "%s": %s': (1,),
+        "Client response for %s received: %s": (0, 1),
+        'Unknown message "%s"': (0,),
+        "Language server initialized %s": (0,),
+        "Workspace folders changed: %s": (0,),
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.allow = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        hidden = self.PAYLOADS.get(str(record.msg))
+        if self.allow or not hidden or not isinstance(record.args, tuple):
+            return True
+        args = list(record.args)
+        for index in hidden:
+            if index < len(args):
+                args[index] = (
+                    f"<{len(str(args[index]))} chars hidden; set logDocumentText to log them>"
+                )
+        record.args = tuple(args)
+        return True
+
+
+LOG_FILTER = DocumentTextFilter()
 
 
 class Sc2Server(LanguageServer):
@@ -67,6 +199,11 @@ class Sc2Server(LanguageServer):
         self.model_error: str | None = None
         self._loaded_with: object = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.exit_code = 0
+        """What the process should exit with: 1 after `exit` without `shutdown` (LSP)."""
+        for handler in logging.getLogger().handlers:
+            if LOG_FILTER not in handler.filters:
+                handler.addFilter(LOG_FILTER)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -74,6 +211,7 @@ class Sc2Server(LanguageServer):
         """Recompute settings from all layers; report bad values; reload the model if needed."""
         settings, errors = resolve(self.cli_layer, self.init_layer, self.client_layer)
         self.settings = settings
+        LOG_FILTER.allow = settings.log_document_text
         logging.getLogger("sc2_lsp").setLevel(settings.log_level.upper())
         if errors:
             self.show(
@@ -113,8 +251,20 @@ class Sc2Server(LanguageServer):
             log.info("file watching not available: %s", error)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Malformed messages and notification failures go to the log, not to a popup."""
+        """Malformed messages and notification failures go to the log, not to a popup.
+
+        A message that is not JSON, or not a JSON-RPC object, also gets the response JSON-RPC
+        prescribes for it: ParseError or InvalidRequest, with id null.
+        """
         log.warning("%s: %s", getattr(source, "__name__", source), error)
+        if source is JsonRpcInternalError:
+            # Sending failed (the client is gone, stdout closed): telling the client about it
+            # would fail the same way and recurse until the stack overflows, again and again.
+            return
+        if source is JsonRpcException and not isinstance(error, JsonRpcException):
+            reply = JsonRpcParseError if isinstance(error, ValueError) else JsonRpcInvalidRequest
+            if isinstance(self.protocol, Sc2Protocol):
+                self.protocol.reply_unidentified(reply)
         self.window_log_message(
             types.LogMessageParams(type=types.MessageType.Warning, message=f"sc2-lsp: {error}")
         )
@@ -187,6 +337,9 @@ class Sc2Server(LanguageServer):
         self.model_state, self.model_error = "loading", None
         self.publish_status()
         progress = await self._begin_progress("sc2-lsp", "loading model")
+        # The old model's generation would hold the engine thread (and then fill the cache).
+        self.completer.cancel_speculation()
+        self.worker.cancel_running()
         try:
             path = await asyncio.to_thread(models.resolve, wanted.path)
             options = LoadOptions(
@@ -202,6 +355,7 @@ class Sc2Server(LanguageServer):
             return
         if self._loaded_with is not wanted:
             return
+        self.completer.cache.clear()  # suggestions that finished on the old model
         self.model_state = "ready"
         self.publish_status()
         for warning in info.warnings:
@@ -242,11 +396,16 @@ class Sc2Server(LanguageServer):
 
     # -- completion -------------------------------------------------------------------------
 
+    def document(self, uri: str) -> TextDocument | None:
+        """An open document; pygls keys them by the unquoted URI (`my%20file.py` → `my file.py`)."""
+        document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
+        return document
+
     def request_for(self, uri: str, position: types.Position, trigger: Trigger) -> Request | None:
-        document = self.workspace.text_documents.get(uri)
+        document = self.document(uri)
         if document is None:
             return None
-        text = document.source
+        text = documents.scrub_surrogates(document.source)
         encoding = str(self.workspace.position_encoding or "utf-16")
         cursor = documents.cursor_at(text, position.line, position.character, encoding)
         snapshot = documents.Snapshot(uri, document.version, document.language_id, text)
@@ -324,6 +483,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
         if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
             options = options[SECTION]
         ls.init_layer = options
+        ls.protocol.workspace.__class__ = Sc2Workspace  # LSP line ends for incremental edits
         settings, errors = resolve(ls.cli_layer, ls.init_layer)
         ls.settings = settings
         if errors:
@@ -343,15 +503,16 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     def did_open(ls: Sc2Server, params: types.DidOpenTextDocumentParams) -> None:
         document = params.text_document
         if (path := documents.uri_to_path(document.uri)) is not None:
-            ls.repository.opened(path, document.text, document.language_id)
+            text = documents.scrub_surrogates(document.text)
+            ls.repository.opened(path, text, document.language_id)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: Sc2Server, params: types.DidChangeTextDocumentParams) -> None:
         path = documents.uri_to_path(params.text_document.uri)
-        document = ls.workspace.text_documents.get(params.text_document.uri)
+        document = ls.document(params.text_document.uri)
         if path is None or document is None:
             return
-        text = document.source
+        text = documents.scrub_surrogates(document.source)
         encoding = str(ls.workspace.position_encoding or "utf-16")
         edits = [
             documents.cursor_at(
@@ -442,6 +603,10 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     @server.command("sc2.lastPrompt")
     def last_prompt(ls: Sc2Server, *args: Any) -> str | None:
         return ls.completer.last_prompt
+
+    @server.feature(types.EXIT)
+    def exit_(ls: Sc2Server, *args: Any) -> None:
+        ls.exit_code = 0 if ls.protocol._shutdown else 1
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: Sc2Server, *args: Any) -> None:

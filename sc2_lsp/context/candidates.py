@@ -1,12 +1,13 @@
 """Ranked definition candidates for a request: what the file imports and what it mentions.
 
-Owns the two definition sources of `gather`: (a) definitions the current file imports and
-uses — explicit names (following one level of re-exports through barrel files), members of
-whole-module imports, and methods called on instances of imported classes — scored 1.5–3 plus
-cursor proximity; (b) definitions of other names near the cursor found in the symbol table —
-the current file outside the prompt window, the same directory, methods of `self`/`this` or of
-a class the file mentions — scored by proximity × locality, skipping names too ambiguous to
-guess.
+Owns the two definition sources of `gather`: (a) definitions the current file imports —
+members of the receiver the cursor completes (`mod.|`, `self.|`, `obj.|`, see `members`),
+explicit names it uses (following one level of re-exports through barrel files) or has
+imported but not used yet (the likeliest next name), members of whole-module imports, and
+methods called on instances of imported classes — scored 1.5–4 plus cursor proximity;
+(b) definitions of other names near the cursor found in the symbol table — the current file
+outside the prompt window, the same directory, methods of `self`/`this` or of a class the file
+mentions — scored by proximity × locality, skipping names too ambiguous to guess.
 """
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ from pathlib import Path
 from sc2_lsp.context.caches import GatherCache
 from sc2_lsp.context.focus import Focus, proximity_at
 from sc2_lsp.context.index import FileRecord, WorkspaceIndex
-from sc2_lsp.context.packing import DefinitionCandidate
+from sc2_lsp.context.members import MemberFinder
+from sc2_lsp.context.packing import DefinitionCandidate, Listing
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.similar import STOP_WORDS
 from sc2_lsp.context.symbols_model import FileSymbols
 
 _MAX_IMPORT_CANDIDATES = 60
 _MAX_DEFINITION_CANDIDATES = 40
+# An imported name not used yet ranks just below the names used on the cursor's line: code
+# imports a name in order to use it, and the cursor is where that use is being written.
+_PENDING_IMPORT_SCORE = 2.75
+_TYPED_PREFIX_BONUS = 1.0
 
 
 class CandidateFinder:
@@ -45,7 +51,9 @@ class CandidateFinder:
             return []
         candidates: list[DefinitionCandidate] = []
         missing: list[Path] = []
-        for resolved in self.index.resolved_imports(record):
+        imports = self.index.resolved_imports(record)
+        typed = focus.typed
+        for resolved in imports:
             target = self.index.record(resolved.target)
             if target is None:
                 missing.append(resolved.target)
@@ -57,28 +65,52 @@ class CandidateFinder:
             if explicit:
                 for name, local in explicit:
                     imported_locals.add(local)
-                    if local not in focus.used:
-                        continue
+                    pending = local not in focus.used
+                    if pending:
+                        score = _PENDING_IMPORT_SCORE if focus.receiver is None else 1.5
+                    else:
+                        score = 2.0 + focus.proximity(local)
+                    if typed and local.startswith(typed) and local != typed:
+                        score += _TYPED_PREFIX_BONUS
                     owner, positions = self._lookup_exported(target, names, name, local)
-                    score = 2.0 + focus.proximity(local)
-                    candidates.extend(
-                        DefinitionCandidate(owner, position, score, "import", local)
-                        for position in positions[:2]
-                    )
+                    for position in positions[:2]:
+                        # A class not used yet is introduced by its header; its outline
+                        # follows only if room remains.
+                        brief = pending and _is_container(owner, position)
+                        candidates.append(
+                            DefinitionCandidate(owner, position, score, "import", local, brief)
+                        )
             else:
-                if resolved.alias:
-                    imported_locals.add(resolved.alias)
+                alias = resolved.alias
+                if alias:
+                    imported_locals.add(alias)
                 for name, positions in names.items():
                     if name in focus.used and name not in STOP_WORDS:
                         score = 1.5 + focus.proximity(name)
                         candidates.append(
                             DefinitionCandidate(target, positions[0], score, "import", name)
                         )
+                    elif alias and alias not in focus.used and name.lower() == alias.lower():
+                        # `const fooBar = require('./foo-bar')` binds the module's namesake
+                        # (its default export), not used yet.
+                        score = _PENDING_IMPORT_SCORE if focus.receiver is None else 1.5
+                        brief = _is_container(target, positions[0])
+                        candidates.append(
+                            DefinitionCandidate(target, positions[0], score, "import", name, brief)
+                        )
             candidates.extend(self._used_members(target, target.symbols, focus))
         if missing:
             self.index.prioritise(missing)
         candidates.sort(key=lambda c: (-c.score, str(c.record.path), c.index))
         return candidates[:_MAX_IMPORT_CANDIDATES]
+
+    def member_listings(self, record: FileRecord | None, focus: Focus) -> list[Listing]:
+        """What the cursor's receiver (`mod.|`, `self.|`, `obj.|`) offers, most likely first."""
+        if record is None or record.symbols is None or focus.receiver is None:
+            return []
+        imports = self.index.resolved_imports(record)
+        limit = self.settings.max_ambiguous_definitions
+        return MemberFinder(self.index, self.cache, record, focus, imports, limit).listings()
 
     def _lookup_exported(
         self, target: FileRecord, names: dict[str, list[int]], name: str, local: str
@@ -145,7 +177,7 @@ class CandidateFinder:
             for owner, position in entries:
                 if owner.symbols is None:
                     continue
-                definition = owner.symbols.definitions[position]
+                definition = owner.symbols.definition(position)
                 same_file = owner.path == self.path
                 use_distance: int | None = distance
                 if same_file:
@@ -187,3 +219,12 @@ class CandidateFinder:
                 for weight, proximity, owner, position in scored
             )
         return candidates
+
+
+def _is_container(record: FileRecord, position: int) -> bool:
+    symbols = record.symbols
+    return (
+        symbols is not None
+        and 0 <= position < len(symbols.definition_rows)
+        and symbols.definition(position).is_container
+    )

@@ -3,7 +3,8 @@
 Owns `ContextRequest` (what the server asks for) and `Focus`, the analysis of a request: cursor
 and prompt-window lines, identifiers near the cursor with their line distance, member accesses
 (`obj.name`, `self.name`, `pkg::name`) with their receivers, the set of names the buffer uses,
-and the class enclosing the cursor.  Pure functions over the request text.
+the class enclosing the cursor, and what the cursor completes (the receiver before a trailing
+`.`/`->`/`::`, and the identifier typed so far).  Pure functions over the request text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from sc2_lsp.context.similar import IDENTIFIER
 from sc2_lsp.context.symbols_model import FileSymbols
 
 _MEMBER_ACCESS = re.compile(r"([A-Za-z_$][\w$]*)\s*(?:\.|->|::)\s*([A-Za-z_$][\w$]*)")
+# What the cursor completes: `receiver.chain.` + the member typed so far, or a bare name.
+_AT_MEMBER = re.compile(
+    r"((?:[A-Za-z_$#][\w$#]*\s*(?:\?\.|\.|->|::)\s*)*[A-Za-z_$#][\w$#]*(?:\(\))?)"
+    r"\s*(?:\?\.|\.|->|::)\s*([A-Za-z_$][\w$]*)?$"
+)
+_AT_NAME = re.compile(r"[A-Za-z_$][\w$]*$")
+_CHAIN_SEPARATOR = re.compile(r"\s*(?:\?\.|\.|->|::)\s*")
+# Only the end of the cursor line decides what is being completed.
+_CURSOR_LINE_TAIL = 240
 # Lines after the cursor count less than lines before it: completion continues what came before.
 _LINES_AFTER_FRACTION = 3
 
@@ -55,6 +65,10 @@ class Focus:
     receivers: Mapping[str, frozenset[str]]
     used: frozenset[str]
     enclosing_class: str | None
+    # `self._loop` when the cursor completes a member of it (`self._loop.|`), else None.
+    receiver: str | None = None
+    # The identifier typed so far at the cursor (the member's, after a receiver).
+    typed: str = ""
 
     def proximity(self, name: str) -> float:
         """1 at the cursor, fading with line distance; small for names used only far away."""
@@ -167,6 +181,9 @@ def analyse(
     used = buffer_identifiers
     if used is None:
         used = used_identifiers(text, symbols)
+    receiver, typed = completion_target(
+        text[max(region_start, offset - _CURSOR_LINE_TAIL) : offset]
+    )
     return Focus(
         path=path,
         text=text,
@@ -180,7 +197,24 @@ def analyse(
         receivers={name: frozenset(found) for name, found in receivers.items()},
         used=used | frozenset(distances),
         enclosing_class=_enclosing_class(symbols, cursor_line),
+        receiver=receiver,
+        typed=typed,
     )
+
+
+def completion_target(before_cursor: str) -> tuple[str | None, str]:
+    """(receiver, typed) for the text before the cursor on its line.
+
+    `a.b?.c(). fo` gives ("a.b.c()", "fo"), `x = fo` gives (None, "fo"); the receiver's
+    parts are joined with dots whatever the language's member operator.
+    """
+    tail = before_cursor[before_cursor.rfind("\n") + 1 :]
+    match = _AT_MEMBER.search(tail)
+    if match is not None:
+        receiver = _CHAIN_SEPARATOR.sub(".", match.group(1))
+        return receiver, match.group(2) or ""
+    name = _AT_NAME.search(tail)
+    return None, name.group(0) if name else ""
 
 
 @functools.lru_cache(maxsize=4096)

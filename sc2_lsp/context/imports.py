@@ -9,7 +9,7 @@ secret) can ever be resolved.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sc2_lsp.context.imports_model import FileOracle, ProjectLayout, ResolvedImport
@@ -60,10 +60,40 @@ def resolve_imports(
     resolver = _RESOLVERS.get(symbols.language)
     if resolver is None:
         return []
+    # A file's imports probe the same candidate paths over and over (package `__init__`s,
+    # search roots): each is asked once per file.
+    oracle = _MemoOracle(files)
     resolved: list[ResolvedImport] = []
     for reference in symbols.imports:
         try:
-            resolved.extend(resolver(path, reference, symbols, layout, files))
+            resolved.extend(resolver(path, reference, symbols, layout, oracle))
         except Exception:
             logger.debug("resolving %r from %s failed", reference.module, path, exc_info=True)
     return [item for item in resolved if item.target != path]
+
+
+class _MemoOracle:
+    """A `FileOracle` that remembers its answers (for the duration of one file's resolution)."""
+
+    def __init__(self, files: FileOracle) -> None:
+        self._files = files
+        self._is_file: dict[Path, bool] = {}
+        self._listings: dict[Path, Sequence[Path]] = {}
+
+    def is_file(self, path: Path) -> bool:
+        found = self._is_file.get(path)
+        if found is None:
+            found = self._is_file[path] = self._files.is_file(path)
+        return found
+
+    def files_in(self, directory: Path) -> Sequence[Path]:
+        found = self._listings.get(directory)
+        if found is None:
+            found = self._listings[directory] = self._files.files_in(directory)
+        return found
+
+    def files_named(self, name: str) -> Sequence[Path]:
+        return self._files.files_named(name)
+
+    def read_small_text(self, path: Path) -> str | None:
+        return self._files.read_small_text(path)

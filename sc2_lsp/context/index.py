@@ -424,6 +424,16 @@ class WorkspaceIndex:
         except OSError:
             self._remove(path)
             return
+        if not walking:
+            with self._lock:
+                known = self._table.records.get(path)
+            if (
+                known is not None
+                and known.source is None
+                and (known.mtime_ns, known.size) == (info.st_mtime_ns, info.st_size)
+            ):
+                # Unchanged since it was read: a buffer closed without edits, a repeated event.
+                return
         if stat.S_ISDIR(info.st_mode) and not walking:
             # A created directory (checkout, unzip): index what it holds.
             for inner in self.workspace.walk_under(path):

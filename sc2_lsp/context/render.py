@@ -17,6 +17,10 @@ from sc2_lsp.context.symbols_model import Definition, FileSymbols
 _WORD = re.compile(rb"\w")
 _PYTHON_ELISION = b"..."
 _BRACE_ELISION = b"{ ... }"
+# Signatures and outlines keep a docstring's or doc comment's summary, not its whole text:
+# API reference prose (argument lists, examples) would crowd out other definitions.
+_MAX_DOC_LINES = 3
+_STRING_PREFIX = b"rRuUbBfF"
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,15 @@ def render_definition(
     max_lines: int,
     expanded: frozenset[int] = frozenset(),
     wrap: bool = True,
+    brief: bool = False,
+    terse: bool = False,
 ) -> RenderedDefinition | None:
     """Render definition `index`; `full=False` gives its signature/outline.
 
     `expanded` lists members kept whole inside an outline; `wrap=False` leaves a member without
-    its container's header.  Returns None when the requested form is unavailable (a full body
-    longer than `max_lines`).
+    its container's header; `brief` gives a class-like definition's header alone, without the
+    outline of its members; `terse` leaves a signature's documentation out.  Returns None when
+    the requested form is unavailable (a full body longer than `max_lines`).
     """
     definitions = symbols.definitions
     if not 0 <= index < len(definitions):
@@ -51,7 +58,8 @@ def render_definition(
     if definition.end_byte > len(source):
         return None
     python = symbols.language == "python"
-    first = _first_byte(definition)
+    terse = terse and not full
+    first = definition.start_byte if terse else _first_byte(definition)
     start = _line_start(source, first)
     if source[start:first].strip():
         # Something else shares the line (`mod m { fn f() {} }`): start at the definition.
@@ -66,10 +74,10 @@ def render_definition(
         if line_count > max_lines:
             return None
         body = source[start:end]
-    elif definition.is_container:
+    elif definition.is_container and not brief:
         body = _outline(source, symbols, index, start, end, python, expanded)
     elif definition.body_start is not None:
-        body = _signature(source, definition, start, python)
+        body = _signature(source, definition, start, python, terse)
     else:
         body = source[start:end]
     body = _cap_lines(body, max_lines)
@@ -77,10 +85,14 @@ def render_definition(
     parent = definitions[definition.parent] if definition.parent is not None else None
     if wrap and parent is not None and parent.start_line < start_line:
         text = _inside_container(source, parent, body, python)
+    end_line = definition.end_line + 1
+    if brief and definition.is_container and not full:
+        # Only the header is shown: the members' lines stay free for other snippets.
+        end_line = min(end_line, definition.start_line + body.count(b"\n") + 1)
     return RenderedDefinition(
         text=text.decode("utf-8", errors="replace"),
         start_line=start_line,
-        end_line=definition.end_line + 1,
+        end_line=end_line,
     )
 
 
@@ -95,7 +107,7 @@ class RenderCache:
         self._capacity = capacity
         self._lock = threading.Lock()
         self._entries: dict[
-            tuple[int, int, int, bool, int, bool],
+            tuple[int, int, int, bool, int, bool, bool, bool],
             tuple[FileSymbols, bytes, RenderedDefinition | None],
         ] = {}
 
@@ -108,13 +120,22 @@ class RenderCache:
         full: bool,
         max_lines: int,
         wrap: bool = True,
+        brief: bool = False,
+        terse: bool = False,
     ) -> RenderedDefinition | None:
-        key = (id(symbols), id(source), index, full, max_lines, wrap)
+        key = (id(symbols), id(source), index, full, max_lines, wrap, brief, terse)
         found = self._entries.get(key)
         if found is not None and found[0] is symbols and found[1] is source:
             return found[2]
         rendered = render_definition(
-            source, symbols, index, full=full, max_lines=max_lines, wrap=wrap
+            source,
+            symbols,
+            index,
+            full=full,
+            max_lines=max_lines,
+            wrap=wrap,
+            brief=brief,
+            terse=terse,
         )
         with self._lock:
             self._entries[key] = (symbols, source, rendered)
@@ -124,12 +145,20 @@ class RenderCache:
 
 
 def render_selection(
-    source: bytes, symbols: FileSymbols, selection: dict[int, bool], *, max_lines: int
+    source: bytes,
+    symbols: FileSymbols,
+    selection: dict[int, bool],
+    *,
+    max_lines: int,
+    brief: frozenset[int] = frozenset(),
+    terse: frozenset[int] = frozenset(),
 ) -> list[RenderedDefinition]:
     """Render several definitions of one file (index → full?) without repeating text.
 
     Members of a selected container go inside its outline; members selected without their
-    container share one copy of its header.  Pieces come back in file order.
+    container share one copy of its header; containers in `brief` with no member selected
+    show their header alone; signatures in `terse` come without their documentation.  Pieces
+    come back in file order.
     """
     definitions = symbols.definitions
     ordered = sorted(
@@ -149,6 +178,16 @@ def render_selection(
             rendered = None
             if selection[index]:
                 rendered = render_definition(source, symbols, index, full=True, max_lines=max_lines)
+            elif index in brief and not inside:
+                rendered = render_definition(
+                    source,
+                    symbols,
+                    index,
+                    full=False,
+                    max_lines=max_lines,
+                    brief=True,
+                    terse=index in terse,
+                )
             if rendered is None:
                 expanded = frozenset(j for j in inside if selection[j])
                 rendered = render_definition(
@@ -168,11 +207,16 @@ def render_selection(
             ]
             covered.update(siblings)
             rendered = _render_siblings(
-                source, symbols, parent_index, siblings, selection, max_lines
+                source, symbols, parent_index, siblings, selection, max_lines, terse
             )
         else:
             rendered = render_definition(
-                source, symbols, index, full=selection[index], max_lines=max_lines
+                source,
+                symbols,
+                index,
+                full=selection[index],
+                max_lines=max_lines,
+                terse=index in terse,
             )
             if rendered is None:
                 rendered = render_definition(
@@ -190,11 +234,18 @@ def _render_siblings(
     members: list[int],
     selection: dict[int, bool],
     max_lines: int,
+    terse: frozenset[int] = frozenset(),
 ) -> RenderedDefinition | None:
     bodies: list[RenderedDefinition] = []
     for member in members:
         rendered = render_definition(
-            source, symbols, member, full=selection[member], max_lines=max_lines, wrap=False
+            source,
+            symbols,
+            member,
+            full=selection[member],
+            max_lines=max_lines,
+            wrap=False,
+            terse=member in terse,
         )
         if rendered is None:
             rendered = render_definition(
@@ -225,8 +276,14 @@ def _first_byte(definition: Definition) -> int:
     return definition.start_byte
 
 
-def _signature(source: bytes, definition: Definition, start: int, python: bool) -> bytes:
+def _signature(
+    source: bytes, definition: Definition, start: int, python: bool, terse: bool = False
+) -> bytes:
     body_start = definition.body_start if definition.body_start is not None else definition.end_byte
+    docs = _doc_spans([definition])
+    if terse:
+        elision = _PYTHON_ELISION if python else _BRACE_ELISION
+        return _copy_capping_docs(source, start, body_start, docs).rstrip() + b" " + elision
     if python:
         if (
             definition.doc_start is not None
@@ -234,9 +291,54 @@ def _signature(source: bytes, definition: Definition, start: int, python: bool) 
             and (definition.doc_start >= body_start)
         ):
             indent = _indent_at(source, definition.doc_start)
-            return source[start : definition.doc_end] + b"\n" + indent + _PYTHON_ELISION
-        return source[start:body_start].rstrip() + b" " + _PYTHON_ELISION
-    return source[start:body_start].rstrip() + b" " + _BRACE_ELISION
+            head = _copy_capping_docs(source, start, definition.doc_end, docs)
+            return head + b"\n" + indent + _PYTHON_ELISION
+        return _copy_capping_docs(source, start, body_start, docs).rstrip() + b" " + _PYTHON_ELISION
+    head = _copy_capping_docs(source, start, body_start, docs).rstrip()
+    return head + b" " + _BRACE_ELISION
+
+
+def _doc_spans(definitions: list[Definition]) -> list[tuple[int, int]]:
+    return sorted(
+        (d.doc_start, d.doc_end)
+        for d in definitions
+        if d.doc_start is not None and d.doc_end is not None
+    )
+
+
+def _copy_capping_docs(source: bytes, start: int, end: int, docs: list[tuple[int, int]]) -> bytes:
+    """source[start:end] with each doc span inside it cut to its summary."""
+    pieces: list[bytes] = []
+    cursor = start
+    for doc_start, doc_end in docs:
+        if doc_start < cursor or doc_end > end:
+            continue
+        pieces.append(source[cursor:doc_start])
+        pieces.append(_capped_doc(source[doc_start:doc_end]))
+        cursor = doc_end
+    pieces.append(source[cursor:end])
+    return b"".join(pieces)
+
+
+def _capped_doc(doc: bytes) -> bytes:
+    """A docstring or comment block cut after its first paragraph (at most a few lines)."""
+    lines = doc.split(b"\n")
+    if len(lines) <= _MAX_DOC_LINES + 1:
+        return doc
+    kept = [lines[0]]
+    for line in lines[1:_MAX_DOC_LINES]:
+        if not line.strip():
+            break
+        kept.append(line)
+    opening = doc.lstrip(_STRING_PREFIX)
+    # The closing line's indentation (a docstring's first line has none of its own).
+    indent = lines[-1][: len(lines[-1]) - len(lines[-1].lstrip())]
+    for quote in (b'"""', b"'''"):
+        if opening.startswith(quote):
+            return b"\n".join([*kept, indent + quote])
+    if doc.startswith(b"/*"):
+        return b"\n".join([*kept, indent + b"*/"])
+    return b"\n".join(kept)
 
 
 def _outline(
@@ -262,6 +364,7 @@ def _outline(
         ),
         key=lambda member: member.start_byte,
     )
+    docs = _doc_spans([container, *members])
     pieces: list[bytes] = []
     cursor = start
     for member in members:
@@ -275,12 +378,13 @@ def _outline(
             and (member.doc_start >= cut)
         ):
             indent = _indent_at(source, member.doc_start)
-            pieces.append(source[cursor : member.doc_end] + b"\n" + indent + _PYTHON_ELISION)
+            head = _copy_capping_docs(source, cursor, member.doc_end, docs)
+            pieces.append(head + b"\n" + indent + _PYTHON_ELISION)
         else:
             elision = _PYTHON_ELISION if python else _BRACE_ELISION
-            pieces.append(source[cursor:cut].rstrip() + b" " + elision)
+            pieces.append(_copy_capping_docs(source, cursor, cut, docs).rstrip() + b" " + elision)
         cursor = member.end_byte
-    pieces.append(source[cursor:end])
+    pieces.append(_copy_capping_docs(source, cursor, end, docs))
     return b"".join(pieces)
 
 

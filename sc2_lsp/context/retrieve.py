@@ -1,9 +1,12 @@
 """Choosing, ranking and packing repository-context snippets for one completion.
 
-Owns `gather` and `Snippet`.  Four sources fill the token budget in turn, each with its share
-plus whatever the previous one left: definitions the current file imports and uses (nearest the
-cursor first), other definitions of names near the cursor (same file/directory, receiver types),
-recently edited chunks, and similar windows of open/recent files.  Definitions go in as
+Owns `gather` and `Snippet`.  When the cursor completes a member (`receiver.|`), the members of
+what the receiver is (a module, the enclosing class and its bases, a guessed class) are listed
+first, within their own share.  Then four sources fill the rest of the budget in turn, each
+with its share plus whatever the previous one left: definitions the current file imports and
+uses or is about to use (nearest the cursor first), other definitions of names near the cursor
+(same file/directory, receiver types), recently edited chunks, and similar windows of
+open/recent files.  Definitions go in as
 signatures first and are upgraded to full bodies while room remains.  Nothing already in the
 prompt window is repeated, and the result is ordered most-stable first (definitions by path,
 then recent edits oldest first, then similar windows best last) so consecutive requests share a
@@ -23,7 +26,7 @@ from sc2_lsp.context.caches import cache_for, resolve_path
 from sc2_lsp.context.candidates import CandidateFinder
 from sc2_lsp.context.focus import ContextRequest, Focus, analyse
 from sc2_lsp.context.index import WorkspaceIndex
-from sc2_lsp.context.packing import DefinitionPacker
+from sc2_lsp.context.packing import DefinitionPacker, Listing
 from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.similar import IndexedDocument, best_windows, identifier_set
 from sc2_lsp.context.symbols import normalize_language
@@ -117,21 +120,25 @@ class _Gatherer:
             self.index, focus, self.tokens, self.header_tokens, self.cache.renders
         )
         finder = CandidateFinder(self.index, self.cache, self.path, self.settings)
+        spent = self._listings(finder.member_listings(record, focus), packer)
+        # The sources share what the receiver's members left.
+        budget = self.budget - spent
         imported_locals: set[str] = set()
         import_candidates = finder.import_candidates(record, focus, imported_locals)
-        allowance = shares[0] * self.budget
-        spent = packer.pack(import_candidates, allowance)
-        leftover = allowance - spent
+        allowance = shares[0] * budget
+        spent_imports = packer.pack(import_candidates, allowance)
+        spent += spent_imports
+        leftover = allowance - spent_imports
         definition_candidates = finder.definition_candidates(focus, imported_locals)
         both = import_candidates + definition_candidates
-        allowance = shares[1] * self.budget + leftover
+        allowance = shares[1] * budget + leftover
         # Imports that did not fit their own share get another chance with the leftovers.
         spent_definitions = packer.pack(both, allowance)
         spent += spent_definitions
-        allowance = shares[2] * self.budget + allowance - spent_definitions
+        allowance = shares[2] * budget + allowance - spent_definitions
         recent, spent_recent = self._recent(focus, packer, allowance)
         spent += spent_recent
-        allowance = shares[3] * self.budget + allowance - spent_recent
+        allowance = shares[3] * budget + allowance - spent_recent
         similar, spent_similar = self._similar(focus, packer, recent, allowance)
         spent += spent_similar
         # Whatever is still unspent goes to the best definitions that missed their share.
@@ -148,6 +155,20 @@ class _Gatherer:
 
     def relative(self, path: Path) -> str:
         return self.index.workspace.relative_path(path)
+
+    def _listings(self, listings: list[Listing], packer: DefinitionPacker) -> int:
+        """Members of the cursor's receiver: each listing gets a part of the share in proportion
+        to its size (a package's big module and its small ones), then what is left goes to them
+        again in order."""
+        allowance = self.settings.share_members * self.budget
+        spent = 0
+        sizes = [len(listing.positions) for listing in listings]
+        for number, listing in enumerate(listings):
+            part = (allowance - spent) * sizes[number] / max(1, sum(sizes[number:]))
+            spent += packer.pack_listing(listing, part)
+        for listing in listings:
+            spent += packer.pack_listing(listing, allowance - spent)
+        return spent
 
     # ------------------------------------------------------------------ c. recent edits
 

@@ -116,6 +116,8 @@ class RepoContextSettings:
 
     Budget shares are fractions of the context budget reserved for each source, taken in the
     order import → definition → recent → similar; what one source leaves unused flows to the next.
+    At a member completion the receiver's members come first, with `share_members` of the
+    budget, and the four shares apply to what they leave.
     """
 
     enabled: bool = True
@@ -127,6 +129,8 @@ class RepoContextSettings:
     # Lines longer than this mark a file as minified/generated data rather than source.
     max_line_length: int = 1_000
     max_average_line_length: int = 200
+    # Of the whole budget, when the cursor completes a member: the receiver's members.
+    share_members: float = 0.60
     share_import: float = 0.40
     share_definition: float = 0.25
     share_recent: float = 0.20

@@ -122,6 +122,13 @@ class FileSymbols:
     def definition_names(self) -> tuple[str, ...]:
         return tuple(row[0] for row in self.definition_rows)
 
+    def definition(self, index: int) -> Definition:
+        """Definition `index` alone, without materialising the whole file's definitions."""
+        found = _materialised_cache.get(id(self))
+        if found is not None and found[0] is self:
+            return found[2][index]
+        return Definition(*self.definition_rows[index])
+
     @property
     def imports(self) -> tuple[ImportRef, ...]:
         return _materialised(self)[0]

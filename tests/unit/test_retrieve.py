@@ -155,17 +155,22 @@ def test_names_re_exported_by_a_package_are_followed(indexes: list[WorkspaceInde
     assert "def subtotal(self) -> float:" in cart[0].text
 
 
-def test_unused_imports_contribute_nothing(tmp_path: Path, indexes: list[WorkspaceIndex]) -> None:
+def test_imports_not_used_yet_come_after_the_names_in_use(
+    tmp_path: Path, indexes: list[WorkspaceIndex]
+) -> None:
+    # An import not used yet is most likely what the cursor is about to use.
     root = write_tree(
         tmp_path,
         {
-            "lib.py": "def used():\n    return 1\n\n\ndef unused():\n    return 2\n",
+            "lib.py": "def used():\n    return 1\n\n\ndef unused():\n    return 2\n\n\n"
+            "def other():\n    return 3\n",
             "main.py": "from lib import used, unused\n\nx = used()\n",
         },
     )
     index = indexed(root, indexes)
-    snippets = run(index, request_at(root / "main.py", "x = used(", before=5))
-    assert [s.symbol for s in snippets] == ["used"]
+    request = request_at(root / "main.py", "x = used(", before=5)
+    assert [s.symbol for s in run(index, request)] == ["used, unused"]
+    assert [s.symbol for s in run(index, request, budget=14)] == ["used"]
 
 
 # ----------------------------------------------------------------- definitions not imported

@@ -269,6 +269,18 @@ def test_editor_and_watcher_events_update_only_the_named_files(
     assert index.stats.files == 2
 
 
+def test_a_buffer_closed_unmodified_is_not_parsed_again(
+    tmp_path: Path, indexes: list[WorkspaceIndex]
+) -> None:
+    root = write_tree(tmp_path, {"a.py": "def alpha():\n    pass\n"})
+    index = indexed(root, indexes)
+    before = index.record(root / "a.py")
+    index.document_changed(root / "a.py", "def alpha():\n    pass\n", "python")
+    index.document_closed(root / "a.py")
+    assert index.wait_ready(10)
+    assert index.record(root / "a.py") is before
+
+
 def test_created_directories_are_indexed_and_created_links_are_not(
     tmp_path: Path, indexes: list[WorkspaceIndex]
 ) -> None:
