@@ -122,6 +122,11 @@ class FileSymbols:
     def definition_names(self) -> tuple[str, ...]:
         return tuple(row[0] for row in self.definition_rows)
 
+    @property
+    def first_definition_line(self) -> int | None:
+        """The line where the earliest definition starts (None without any)."""
+        return min((row[6] for row in self.definition_rows), default=None)
+
     def definition(self, index: int) -> Definition:
         """Definition `index` alone, without materialising the whole file's definitions."""
         found = _materialised_cache.get(id(self))
