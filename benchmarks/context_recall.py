@@ -1120,7 +1120,7 @@ def index_memory(root: Path) -> dict[str, int]:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    repository = RepositoryContext()
+    repository = RepositoryContext(hold=False)
     repository.configure([root], RepoContextSettings())
     assert repository.index is not None
     repository.index.wait_ready()
@@ -1158,7 +1158,7 @@ def ours_in_process(
     and the same request again, as the next keystroke would (warm).
     """
     started = time.perf_counter()
-    repository = RepositoryContext()
+    repository = RepositoryContext(hold=False)
     repository.configure([root], RepoContextSettings())
     assert repository.index is not None
     repository.index.wait_ready()

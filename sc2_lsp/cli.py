@@ -222,7 +222,7 @@ def _repository(args: argparse.Namespace, settings: Settings) -> RepositoryConte
         return None
     if not args.workspace.is_dir():
         raise UsageError(f"--workspace {args.workspace} is not a folder")
-    repository = RepositoryContext()
+    repository = RepositoryContext(hold=False)
     repository.configure([args.workspace], settings.repository)
     if repository.index is not None:
         repository.index.wait_ready()

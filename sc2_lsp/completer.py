@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,9 +26,9 @@ from sc2_lsp.documents import Cursor, Snapshot
 from sc2_lsp.engine import CancelToken, Generation, GenerationParams
 from sc2_lsp.engine.llama import Tokenizer
 from sc2_lsp.engine.worker import EngineWorker
-from sc2_lsp.prompt import ContextFile, FimInput, Prompt, build, fim_window
+from sc2_lsp.prompt import ContextFile, FimInput, Prompt, Tokenize, build, fim_window
 from sc2_lsp.prompt.templates import BoundTemplate
-from sc2_lsp.suggestions import AFTER_CHARS, Origin, SuggestionCache
+from sc2_lsp.suggestions import AFTER_CHARS, Origin, SuggestionCache, state_key
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ no prompt needs more, and a 10 MB file must not cost full-text scans on every re
 LONG_LINE_CHARS = 1 << 14
 """On a longer line (minified code) the view keeps this much either side of the cursor."""
 VIEW_GRID = 1 << 12
+WINDOW_SLACK = 8
+"""A new file window leaves 1/8 of the prefix budget free, so it can be kept while typing."""
+WINDOW_ANCHOR_CHARS = 64
+RHYTHM_GAP_MS = 1000.0
+"""A longer gap between keystrokes is a pause, not part of the user's typing rhythm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,10 @@ class Request:
     root: Path | None = None
     """The workspace folder that holds the document, if any."""
     trigger: Trigger = "automatic"
+    speculative: bool = False
+    """A state the user may reach (prefetch): it must not move what real requests keep."""
+    keep_start: int | None = None
+    """Where the previous prompt's file window started, to keep it there while it fits."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +173,7 @@ def prepare(
     tokenizer: Tokenizer,
     template: BoundTemplate,
     n_ctx: int,
-    count_tokens: Callable[[str], int] | None = None,
+    count_tokens: Callable[[str], int] | TokenCache | None = None,
     context_provider: ContextProvider | None = None,
     max_prompt_tokens: int | None = None,
 ) -> Prepared | None:
@@ -173,6 +183,7 @@ def prepare(
     if cursor_syntax.mode == "skip":
         return None
     count = count_tokens or tokenizer.count
+    tokenize = count_tokens.ids if isinstance(count_tokens, TokenCache) else tokenizer.tokenize
     text, offset = request.snapshot.text, request.cursor.offset
     completion = settings.completion
     max_new = completion.max_tokens if cursor_syntax.mode == "block" else completion.max_tokens_line
@@ -182,7 +193,16 @@ def prepare(
     budget = min(limit, n_ctx - max_new) - MARKER_ALLOWANCE
     suffix_budget = min(settings.prompt.suffix_tokens, budget // 4)
     prefix_budget = min(settings.prompt.prefix_tokens, budget - suffix_budget)
-    start, end = fim_window(text, offset, prefix_budget, suffix_budget, count)
+    keep = None if request.keep_start is None else request.keep_start - view_start
+    start, end = fim_window(
+        text,
+        offset,
+        prefix_budget - prefix_budget // WINDOW_SLACK,
+        suffix_budget,
+        count,
+        keep_start=keep,
+        keep_budget=prefix_budget,
+    )
     path = (
         relative_path(request.snapshot.path, request.root) if settings.prompt.include_path else None
     )
@@ -197,7 +217,7 @@ def prepare(
     if context_provider is not None and template.file_sep is not None:
         used = count(fim.prefix) + count(fim.suffix)
         context = tuple(context_provider(request, (start, end), budget - used, count))
-    prompt = _build(replace(fim, context=context), template, tokenizer)
+    prompt = _build(replace(fim, context=context), template, tokenizer, tokenize)
     while len(prompt) > budget + MARKER_ALLOWANCE:
         # Per-line counts are estimates: drop context first, then prefix lines, until it fits.
         if context:
@@ -207,7 +227,7 @@ def prepare(
         else:
             break
         fim = replace(fim, prefix=text[start:offset])
-        prompt = _build(replace(fim, context=context), template, tokenizer)
+        prompt = _build(replace(fim, context=context), template, tokenizer, tokenize)
     params = GenerationParams(
         max_tokens=max_new,
         temperature=completion.temperature,
@@ -249,33 +269,48 @@ def accepted_state(request: Request, inserted: str) -> Request:
     end = offset + len(inserted)
     line_start = text.rfind("\n", 0, end) + 1
     cursor = Cursor(offset=end, line=text.count("\n", 0, end), column=end - line_start)
-    return Request(replace(snapshot, text=text, version=None), cursor, request.root, "automatic")
+    return Request(
+        replace(snapshot, text=text, version=None),
+        cursor,
+        request.root,
+        "automatic",
+        speculative=True,
+    )
 
 
-def _build(fim: FimInput, template: BoundTemplate, tokenizer: Tokenizer) -> Prompt:
-    return build(fim, template, tokenizer.tokenize, tokenizer.bos_id, tokenizer.token_text)
+def _build(
+    fim: FimInput, template: BoundTemplate, tokenizer: Tokenizer, tokenize: Tokenize
+) -> Prompt:
+    return build(fim, template, tokenize, tokenizer.bos_id, tokenizer.token_text)
 
 
-class TokenCounts:
-    """Token counts of recently counted texts, bounded by their total size, not their number.
+class TokenCache:
+    """Token ids of recently tokenized texts, bounded by their total size, not their number.
 
-    Lines and snippets repeat from keystroke to keystroke and are worth caching; the whole
+    Context snippets, the path line and most lines repeat from keystroke to keystroke and are
+    worth keeping (tokenizing them is most of the time spent preparing a prompt); the whole
     prefix and suffix change with every keystroke, and 65,536 of them (an `lru_cache`'s
     worth) pinned hundreds of megabytes over a day of typing.
     """
 
-    def __init__(self, count: Callable[[str], int], max_chars: int = 1 << 22) -> None:
-        self._count = count
-        self._cache: OrderedDict[str, int] = OrderedDict()
+    def __init__(self, tokenize: Tokenize, max_chars: int = 1 << 20) -> None:
+        self._tokenize = tokenize
+        self._cache: OrderedDict[str, array[int]] = OrderedDict()
         self._chars = 0
         self.max_chars = max_chars
 
     def __call__(self, text: str) -> int:
+        return len(self._lookup(text))
+
+    def ids(self, text: str) -> list[int]:
+        return self._lookup(text).tolist()
+
+    def _lookup(self, text: str) -> array[int]:
         found = self._cache.get(text)
         if found is not None:
             self._cache.move_to_end(text)
             return found
-        result = self._count(text)
+        result = array("i", self._tokenize(text))
         if len(text) <= self.max_chars // 64:
             self._cache[text] = result
             self._chars += len(text)
@@ -283,6 +318,19 @@ class TokenCounts:
                 evicted, _ = self._cache.popitem(last=False)
                 self._chars -= len(evicted)
         return result
+
+
+Found = tuple[str, Prepared, Generation]
+
+
+@dataclass(slots=True)
+class Speculation:
+    """A prefetch in flight: the state it computes, so a real request for it can adopt it."""
+
+    key: tuple[str, str, str]
+    token: CancelToken
+    job: asyncio.Future[Found | None]
+    adopted: bool = False
 
 
 @dataclass(slots=True)
@@ -311,19 +359,23 @@ class Completer:
     prompt_speed: float | None = None
     """Measured prompt evaluation speed (tokens/s, moving average)."""
     _typing: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _speculative: CancelToken | None = None
+    _speculation: Speculation | None = None
+    _windows: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """Per document, where the last prompt's file window started and the text found there."""
+    _answered: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Per document, the text before the cursor of the last answer and the suggestion given."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _counters: dict[int, Callable[[str], int]] = field(default_factory=dict)
+    _counters: dict[int, TokenCache] = field(default_factory=dict)
 
     @property
     def busy(self) -> bool:
         """A generation is queued or running."""
         return bool(self._latest)
 
-    def counter(self, tokenizer: Tokenizer) -> Callable[[str], int]:
+    def counter(self, tokenizer: Tokenizer) -> TokenCache:
         key = id(tokenizer)
         if key not in self._counters:
-            self._counters = {key: TokenCounts(tokenizer.count)}
+            self._counters = {key: TokenCache(tokenizer.tokenize)}
         return self._counters[key]
 
     def prepare(self, request: Request, settings: Settings) -> Prepared | None:
@@ -331,6 +383,27 @@ class Completer:
         model = self.worker.model
         if model is None:
             return None
+        uri, text = request.snapshot.uri, request.snapshot.text
+        window = self._windows.get(uri)
+        if (
+            window is not None
+            and request.keep_start is None
+            and text.startswith(window[1], window[0])
+        ):
+            request = replace(request, keep_start=window[0])
+        prepared, shrunk = self._prepare_within_budget(request, settings)
+        if prepared is not None and not request.speculative and not shrunk:
+            start = prepared.window[0]
+            self._windows[uri] = (start, text[start : start + WINDOW_ANCHOR_CHARS])
+        return prepared
+
+    def _prepare_within_budget(
+        self, request: Request, settings: Settings
+    ) -> tuple[Prepared | None, bool]:
+        """The prompt, and whether it had to be shrunk to fit `maxPromptMs`."""
+        model = self.worker.model
+        if model is None:
+            return None, False
         build = partial(
             prepare,
             request,
@@ -343,16 +416,16 @@ class Completer:
         prepared = build(self.context_provider)
         budget_ms = settings.completion.max_prompt_ms
         if prepared is None or not budget_ms or self.prompt_speed is None:
-            return prepared
+            return prepared, False
         affordable = int(self.prompt_speed * budget_ms / 1000)
         cached = model.cached_tokens()
         if _new_tokens(cached, prepared.prompt.tokens) <= affordable:
-            return prepared
+            return prepared, False
         # Over budget: repository context goes first, then the window shrinks to what fits.
         prepared = build(None)
         if prepared is None or _new_tokens(cached, prepared.prompt.tokens) <= affordable:
-            return prepared
-        return build(None, max(MIN_PROMPT_TOKENS, affordable))
+            return prepared, True
+        return build(None, max(MIN_PROMPT_TOKENS, affordable)), True
 
     async def complete(self, request: Request, settings: Settings) -> Suggestion | None:
         """The suggestion at the request's cursor, or None (no model, skipped, superseded)."""
@@ -361,7 +434,6 @@ class Completer:
         cached = self._from_cache(request, settings, started)
         if cached is not None:
             return cached
-        self.cancel_speculation()
         uri = request.snapshot.uri
         token = CancelToken()
         previous = self._latest.get(uri)
@@ -369,12 +441,26 @@ class Completer:
             previous.cancel()
         self._latest[uri] = token
         try:
-            delay = self._debounce_ms(uri, started, settings)
-            if delay and request.trigger == "automatic":
-                await asyncio.sleep(delay / 1000)
-            if token.cancelled or self.worker.model is None:
-                return None
-            found = await self._generate(request, settings, token)
+            speculation = self._adoptable(request)
+            self.cancel_speculation()
+            if speculation is not None:
+                # Accepted while its prefetch was still running: let that finish, not restart.
+                # A newer request for this document cancels it like any other generation.
+                token = self._latest[uri] = speculation.token
+                found = await speculation.job
+                source: Literal["model", "prefetch"] = "prefetch"
+                if found is not None:
+                    self.stats.prefetch_hits += 1
+                    self.last_prompt = found[1].prompt.render()
+            else:
+                delay = self._debounce_ms(uri, started, settings, request)
+                if delay and request.trigger == "automatic":
+                    await asyncio.sleep(delay / 1000)
+                if token.cancelled or self.worker.model is None:
+                    self.stats.cancelled += token.cancelled
+                    return None
+                found = await self._generate(request, settings, token)
+                source = "model"
             if found is None:
                 return None
             text, prepared, generation = found
@@ -382,14 +468,14 @@ class Completer:
             self.stats.last_latency_ms = elapsed
             if text:
                 self._remember(request, text, "model", settings)
-            return Suggestion(text, prepared.post.mode, generation, prepared, elapsed)
+            return Suggestion(text, prepared.post.mode, generation, prepared, elapsed, source)
         finally:
             if self._latest.get(uri) is token:
                 del self._latest[uri]
 
     async def _generate(
         self, request: Request, settings: Settings, token: CancelToken, speculative: bool = False
-    ) -> tuple[str, Prepared, Generation] | None:
+    ) -> Found | None:
         prepared = self.prepare(request, settings)
         if prepared is None:
             return None
@@ -424,6 +510,10 @@ class Completer:
         )
         if hit is None:
             return None
+        self._answered[request.snapshot.uri] = (
+            text[max(0, offset - AFTER_CHARS) : offset],
+            hit.text,
+        )
         if hit.origin == "prefetch":
             self.stats.prefetch_hits += 1
         else:
@@ -436,6 +526,8 @@ class Completer:
     def _remember(self, request: Request, text: str, origin: Origin, settings: Settings) -> None:
         snapshot, offset = request.snapshot, request.cursor.offset
         before, after = snapshot.text[:offset], snapshot.text[offset : offset + AFTER_CHARS]
+        if origin == "model":
+            self._answered[snapshot.uri] = (before[-AFTER_CHARS:], text)
         if settings.completion.cache:
             self.cache.put(snapshot.uri, before, after, text, origin)
         if origin == "model" and settings.completion.prefetch and settings.completion.cache:
@@ -443,23 +535,64 @@ class Completer:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    def _debounce_ms(self, uri: str, now: float, settings: Settings) -> float:
-        """The configured debounce, stretched towards the user's typing rhythm when adaptive."""
+    def _debounce_ms(
+        self, uri: str, now: float, settings: Settings, request: Request | None = None
+    ) -> float:
+        """The configured debounce, stretched towards the user's typing rhythm when adaptive.
+
+        None right after a suggestion was accepted: the user stops to read the next one, so
+        waiting would only add latency.
+        """
         base = settings.completion.debounce_ms
         interval = 0.0
         if uri in self._typing:
             last, interval = self._typing[uri]
-            gap = min((now - last) * 1000, 1000.0)
-            interval = gap if interval == 0 else 0.7 * interval + 0.3 * gap
+            gap = (now - last) * 1000
+            if gap <= RHYTHM_GAP_MS:
+                interval = gap if interval == 0 else 0.7 * interval + 0.3 * gap
         self._typing[uri] = (now, interval)
+        if request is not None and self._just_accepted(request):
+            return 0.0
         if not settings.completion.adaptive_debounce:
             return base
         return adaptive_debounce(base, interval)
 
+    def _just_accepted(self, request: Request) -> bool:
+        """The text before the cursor is the last answer's with its whole suggestion after it."""
+        answered = self._answered.get(request.snapshot.uri)
+        if answered is None:
+            return False
+        before, suggestion = answered
+        text, offset = request.snapshot.text, request.cursor.offset
+        start = offset - len(suggestion)
+        return (
+            start >= len(before)
+            and text.startswith(suggestion, start)
+            and text.startswith(before, start - len(before))
+        )
+
+    def _adoptable(self, request: Request) -> Speculation | None:
+        """The prefetch computing exactly this request's state, taken over from speculation."""
+        speculation = self._speculation
+        if speculation is None or speculation.token.cancelled:
+            return None
+        text, offset = request.snapshot.text, request.cursor.offset
+        key = state_key(request.snapshot.uri, text[:offset], text[offset : offset + AFTER_CHARS])
+        if key != speculation.key:
+            return None
+        speculation.adopted = True
+        self._speculation = None
+        return speculation
+
+    def forget(self, uri: str) -> None:
+        """The document was closed: drop what was kept about its typing."""
+        for kept in (self._typing, self._windows, self._answered):
+            kept.pop(uri, None)
+
     def cancel_speculation(self) -> None:
-        if self._speculative is not None:
-            self._speculative.cancel()
-            self._speculative = None
+        if self._speculation is not None:
+            self._speculation.token.cancel()
+            self._speculation = None
 
     async def _prefetch(self, request: Request, suggestion: str, settings: Settings) -> None:
         """While idle, compute what comes after accepting `suggestion` (and its first line)."""
@@ -469,16 +602,30 @@ class Completer:
         first_line = suggestion.split("\n", 1)[0]
         if first_line and first_line != suggestion:
             accepted.append(first_line)
+        uri = request.snapshot.uri
         for text in accepted:
-            token = CancelToken()
-            self._speculative = token
+            if self._latest or (self._speculation is not None and not self._speculation.adopted):
+                return  # a real request (or another prefetch) came first
             state = accepted_state(request, text)
+            offset = state.cursor.offset
+            key = state_key(
+                uri,
+                state.snapshot.text[:offset],
+                state.snapshot.text[offset : offset + AFTER_CHARS],
+            )
+            token = CancelToken()
+            job = asyncio.ensure_future(self._generate(state, settings, token, speculative=True))
+            speculation = Speculation(key, token, job)
+            self._speculation = speculation
             try:
-                found = await self._generate(state, settings, token, speculative=True)
+                found = await job
             except Exception:
                 log.debug("prefetch failed", exc_info=True)
                 return
-            if token.cancelled or found is None:
+            finally:
+                if self._speculation is speculation:
+                    self._speculation = None
+            if speculation.adopted or token.cancelled or found is None:
                 return
             self.stats.prefetches += 1
             if found[0]:

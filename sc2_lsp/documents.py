@@ -118,9 +118,21 @@ def _line_text(text: str, starts: list[int], line: int) -> str:
 
 def cursor_at(text: str, line: int, column: int, encoding: Encoding = "utf-16") -> Cursor:
     """Convert an LSP position to a `Cursor`, clamping positions past the end of the text."""
-    starts = line_starts(text)
     if line < 0:
         line, column = 0, 0
+    if "\r" not in text:
+        # Every request converts a position: walk to the line instead of listing all of them.
+        start = 0
+        for _ in range(line):
+            start = text.find("\n", start) + 1
+            if not start:
+                break
+        else:
+            end = text.find("\n", start)
+            line_text = text[start:] if end < 0 else text[start:end]
+            index = column_to_index(line_text, max(0, column), encoding)
+            return Cursor(offset=start + index, line=line, column=index)
+    starts = line_starts(text)
     if line >= len(starts):
         line = len(starts) - 1
         column = 1 << 30

@@ -5,6 +5,12 @@ folders or the `repository` settings change), the ring of recent edits, and the 
 editor buffers. Its `provide` method is the completer's `ContextProvider`: it turns the
 snippets `gather` picks into the `ContextFile`s the prompt renders, and remembers them so
 `sc2-lsp prompt --explain` can show where each came from.
+
+The context sits first in the prompt, so any change to it throws away the KV cache of
+everything after it: the whole file window. `provide` therefore holds its selection while
+the user keeps typing in one place (same document, within `HOLD_LINES` of where it was
+chosen, no other file changed, still within budget) and chooses afresh only when they move
+away or the repository changes.
 """
 
 from __future__ import annotations
@@ -26,16 +32,36 @@ from sc2_lsp.prompt import ContextFile
 
 log = logging.getLogger(__name__)
 
+HOLD_LINES = 24
+"""How far the cursor may move from where the context was chosen before it is chosen again."""
+HOLD_SLACK = 16
+"""A fresh selection leaves 1/16 of its budget free, so the held one still fits as the file
+window's token count wobbles by a line."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Held:
+    path: Path
+    line: int
+    window_start: int
+    snippets: tuple[Snippet, ...]
+    tokens: int
+    quotes_itself: bool
+    """Some snippet comes from the document itself: it must not overlap a moved window."""
+
 
 class RepositoryContext:
     """Everything repository-wide that completions draw on. Thread-safe."""
 
-    def __init__(self, settings: RepoContextSettings | None = None) -> None:
+    def __init__(self, settings: RepoContextSettings | None = None, hold: bool = True) -> None:
+        """`hold`: keep a selection across nearby requests (a server); off for one-off prompts."""
         self.settings = settings or RepoContextSettings()
+        self.hold = hold
         self.recent = RecentEdits(self.settings.recent_chunk_lines, self.settings.recent_max_chunks)
         self.index: WorkspaceIndex | None = None
         self.roots: tuple[Path, ...] = ()
         self.last_snippets: list[Snippet] = []
+        self._held: _Held | None = None
         self._open: dict[Path, str] = {}
         self._lock = threading.Lock()
 
@@ -60,6 +86,7 @@ class RepositoryContext:
     def close(self) -> None:
         with self._lock:
             index, self.index = self.index, None
+            self._held = None
         if index is not None:
             index.close()
 
@@ -67,6 +94,7 @@ class RepositoryContext:
         with self._lock:
             self._open[path] = text
             index = self.index
+            self._release_unless(path)
         self.recent.opened(path)
         if index is not None:
             index.document_changed(path, text, language_id)
@@ -77,6 +105,7 @@ class RepositoryContext:
         with self._lock:
             self._open[path] = text
             index = self.index
+            self._release_unless(path)
         for offset in edit_offsets:
             self.recent.record(path, text, offset)
         if index is not None:
@@ -86,13 +115,16 @@ class RepositoryContext:
         with self._lock:
             self._open.pop(path, None)
             index = self.index
+            self._release_unless(path)
         if index is not None:
             index.document_closed(path)
 
     def files_changed(
         self, created: Sequence[Path], changed: Sequence[Path], deleted: Sequence[Path]
     ) -> None:
-        index = self.index
+        with self._lock:
+            index = self.index
+            self._held = None
         if index is not None:
             index.files_changed(created, changed, deleted)
 
@@ -131,6 +163,43 @@ class RepositoryContext:
             window_end=window[1],
             open_documents=self.open_documents(),
         )
-        snippets = gather(index, context_request, self.recent, budget, count_tokens)
+        line = snapshot.text.count("\n", 0, request.cursor.offset)
+        here = _Held(path, line, window[0], (), 0, False)
+        snippets = self._held_snippets(here, budget, index.walk_complete)
+        if snippets is None:
+            snippets = gather(
+                index, context_request, self.recent, budget - budget // HOLD_SLACK, count_tokens
+            )
+            own = index.workspace.relative_path(path)
+            held = dataclasses.replace(
+                here,
+                snippets=tuple(snippets),
+                tokens=sum(snippet.tokens for snippet in snippets),
+                quotes_itself=any(snippet.path == own for snippet in snippets),
+            )
+            if not request.speculative:  # a prefetched state must not move what typing keeps
+                with self._lock:
+                    self._held = held
         self.last_snippets = snippets
         return [ContextFile(snippet.path, snippet.text) for snippet in snippets]
+
+    def _held_snippets(self, here: _Held, budget: int, settled: bool) -> list[Snippet] | None:
+        """The held selection if it still applies `here`; None to choose afresh."""
+        with self._lock:
+            held = self._held
+        if (
+            held is None
+            or not self.hold
+            or not settled  # the index is still walking: better context may have appeared
+            or held.path != here.path
+            or abs(here.line - held.line) > HOLD_LINES
+            or held.tokens > budget
+            or (held.quotes_itself and held.window_start != here.window_start)
+        ):
+            return None
+        return list(held.snippets)
+
+    def _release_unless(self, path: Path) -> None:
+        """Another file changed: the held selection may show stale code. Caller holds the lock."""
+        if self._held is not None and self._held.path != path:
+            self._held = None

@@ -378,6 +378,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: Sc2Server, params: types.DidCloseTextDocumentParams) -> None:
+        ls.completer.forget(params.text_document.uri)
         if (path := documents.uri_to_path(params.text_document.uri)) is not None:
             ls.repository.closed(path)
 

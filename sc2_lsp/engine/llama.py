@@ -81,7 +81,7 @@ class Tokenizer:
         self.add_bos = bool(model.add_bos_token())
         self.bos_id: int | None = int(model.token_bos()) if self.add_bos else None
         self.specials = self._special_tokens()
-        vocab = llama_cpp.llama_model_get_vocab(model.model)
+        vocab = self._vocab = llama_cpp.llama_model_get_vocab(model.model)
         self.eog_ids = frozenset(
             token for token in self.specials.values() if llama_cpp.llama_vocab_is_eog(vocab, token)
         )
@@ -121,7 +121,15 @@ class Tokenizer:
         """Token ids of plain text: no BOS, and sentinel spellings stay ordinary text."""
         if not text:
             return []
-        return list(self._model.tokenize(text.encode("utf-8"), False, False))
+        data = text.encode("utf-8")
+        # A token covers at least one byte. llama-cpp-python's own wrapper allocates a buffer of
+        # n_ctx_train tokens per call (and tokenizes twice when that is 0, as in a vocab-only load).
+        room = len(data) + 1
+        buffer = (llama_cpp.llama_token * room)()
+        count = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, room, False, False)
+        if count < 0:
+            raise EngineError(f"llama.cpp could not tokenize {len(data)} bytes of text")
+        return buffer[:count]
 
     def count(self, text: str) -> int:
         return len(self.tokenize(text))

@@ -160,29 +160,28 @@ def fim_window(
     prefix_budget: int,
     suffix_budget: int,
     count_tokens: Callable[[str], int],
+    keep_start: int | None = None,
+    keep_budget: int | None = None,
 ) -> tuple[int, int]:
     """The [start, end) range of `text` to show around the cursor at `offset`.
 
     The prefix takes whole lines back from the cursor while they fit `prefix_budget` tokens
     (the cursor's own line always counts), the suffix whole lines forward within
     `suffix_budget`. Token counts are per line and approximate; `fit` trims exactly later.
+    `keep_start`, the start of the previous window, is kept while the prefix from it fits
+    `keep_budget` (a little more than `prefix_budget`): typing a line more, or deleting one,
+    must not move the start of the file in the prompt back and forth.
     """
     line_start = text.rfind("\n", 0, offset) + 1
-    start = line_start
-    used = count_tokens(text[line_start:offset])
-    before = _line_spans(text[:line_start])
-    taken = 0
-    for span_start, span_end in reversed(before):
-        cost = count_tokens(text[span_start:span_end])
-        if used + cost > prefix_budget:
-            break
-        used += cost
-        start = span_start
-        taken += 1
-    first_line = len(before) - taken
-    if first_line > 0:
-        first_line = -(-first_line // WINDOW_STEP_LINES) * WINDOW_STEP_LINES
-        start = before[first_line][0] if first_line < len(before) else line_start
+    if (
+        keep_start is not None
+        and 0 <= keep_start <= line_start
+        and (keep_start == 0 or text[keep_start - 1] == "\n")
+        and count_tokens(text[keep_start:offset]) <= (keep_budget or prefix_budget)
+    ):
+        start = keep_start
+    else:
+        start = _prefix_start(text, offset, line_start, prefix_budget, count_tokens)
     end = offset
     used = 0
     for span_start, span_end in _line_spans(text[offset:]):
@@ -196,6 +195,27 @@ def fim_window(
         used += cost
         end = offset + span_end
     return start, end
+
+
+def _prefix_start(
+    text: str, offset: int, line_start: int, budget: int, count_tokens: Callable[[str], int]
+) -> int:
+    start = line_start
+    used = count_tokens(text[line_start:offset])
+    before = _line_spans(text[:line_start])
+    taken = 0
+    for span_start, span_end in reversed(before):
+        cost = count_tokens(text[span_start:span_end])
+        if used + cost > budget:
+            break
+        used += cost
+        start = span_start
+        taken += 1
+    first_line = len(before) - taken
+    if first_line > 0:
+        first_line = -(-first_line // WINDOW_STEP_LINES) * WINDOW_STEP_LINES
+        start = before[first_line][0] if first_line < len(before) else line_start
+    return start
 
 
 def _cut_to_budget(text: str, budget: int, count_tokens: Callable[[str], int]) -> int:

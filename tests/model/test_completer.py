@@ -70,3 +70,30 @@ def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(emit_model_fact
         assert len(completer.prepare(request, budgeted).prompt) == len(full.prompt)  # type: ignore[union-attr]
     finally:
         worker.close()
+
+
+async def test_accepting_while_the_prefetch_runs_adopts_it(slow_model_path: Path) -> None:
+    worker = EngineWorker()
+    worker.load(LoadOptions(slow_model_path, n_ctx=2048)).result()
+    completer = Completer(worker)
+    settings, _ = resolve(
+        {"completion": {"maxTokensLine": 200, "maxPredictMs": 60000, "debounceMs": 0}}
+    )
+    try:
+        completer._remember(request_at("value = \n", 8), "x", "model", settings)
+        for _ in range(400):
+            if worker._running is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert worker._running is not None, "prefetch never started"
+        # The user accepts "x": the request for that state takes over the running prefetch.
+        suggestion = await asyncio.wait_for(
+            completer.complete(request_at("value = x\n", 9), settings), 60
+        )
+        assert suggestion is not None and suggestion.source == "prefetch"
+        assert suggestion.text == "x" * 200
+        assert completer.stats.generations == 1  # no second generation was started
+        assert completer.stats.prefetch_hits == 1 and completer.stats.cancelled == 0
+    finally:
+        completer.cancel_speculation()
+        worker.close()

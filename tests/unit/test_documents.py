@@ -49,3 +49,22 @@ def test_uri_to_path() -> None:
     assert str(uri_to_path("file:///tmp/a%20b.py")) == "/tmp/a b.py"
     assert uri_to_path("untitled:Untitled-1") is None
     assert Snapshot("file:///x/y.py", 1, "python", "").path is not None
+
+
+@given(
+    st.text(alphabet="ab\n😀é\r", max_size=40),
+    st.integers(-2, 12),
+    st.integers(-2, 12),
+    st.sampled_from(["utf-8", "utf-16", "utf-32"]),
+)
+def test_cursor_at_clamps_like_the_line_table(
+    text: str, line: int, column: int, encoding: str
+) -> None:
+    """The quick walk for text without \\r agrees with the full line table (CR forces it)."""
+    plain = text.replace("\r", "")
+    walked = cursor_at(plain, line, column, encoding)
+    tabled = cursor_at(plain + "\r", line, column, encoding)  # a trailing \r: the table path
+    if line < len(line_starts(plain)):
+        assert walked == tabled
+    else:  # past the last line: the end of the text
+        assert walked.offset == len(plain)

@@ -175,6 +175,20 @@ def test_window_start_moves_in_steps_for_cache_reuse() -> None:
     assert len(starts) <= 2
 
 
+def test_window_start_is_kept_while_the_prefix_fits() -> None:
+    offset = LINES.index("line 070")
+    fresh, _ = fim_window(LINES, offset, 9 * 30, 0, count)
+    # Typing on (and deleting back) keeps it while the prefix fits the larger keep budget...
+    for line in (70, 72, 69, 73):
+        at = LINES.index(f"line {line:03d}")
+        kept, _ = fim_window(LINES, at, 9 * 30, 0, count, keep_start=fresh, keep_budget=9 * 34)
+        assert kept == fresh
+    # ...and chooses afresh once it does not, or when the kept start is no line start.
+    at = LINES.index("line 084")
+    assert fim_window(LINES, at, 9 * 30, 0, count, fresh, 9 * 34)[0] > fresh
+    assert fim_window(LINES, offset, 9 * 30, 0, count, fresh + 1, 9 * 34)[0] == fresh
+
+
 def test_window_whole_file_when_it_fits() -> None:
     offset = LINES.index("line 010")
     assert fim_window(LINES, offset, 10_000, 10_000, count) == (0, len(LINES))
@@ -194,3 +208,32 @@ def test_adaptive_debounce(base: float, interval: float, expected: float) -> Non
     from sc2_lsp.completer import adaptive_debounce
 
     assert adaptive_debounce(base, interval) == expected
+
+
+def test_no_debounce_right_after_an_accept() -> None:
+    from sc2_lsp.completer import Completer, Request
+    from sc2_lsp.config import resolve
+    from sc2_lsp.documents import Snapshot, cursor_at
+
+    def at(text: str) -> Request:
+        return Request(Snapshot("file:///a.py", 1, "python", text), cursor_at(text, 0, len(text)))
+
+    settings, _ = resolve({"completion": {"debounceMs": 40, "prefetch": False}})
+    completer = Completer(worker=None)  # type: ignore[arg-type]
+    completer._remember(at("value = "), "compute(1)", "model", settings)
+    assert completer._debounce_ms("file:///a.py", 0.0, settings, at("value = compute(1)")) == 0
+    assert completer._debounce_ms("file:///a.py", 0.1, settings, at("value = comp")) == 100
+    assert completer._debounce_ms("file:///a.py", 0.2, settings, at("value = x")) == 100
+
+
+def test_typing_rhythm_ignores_pauses() -> None:
+    from sc2_lsp.completer import Completer
+    from sc2_lsp.config import resolve
+
+    settings, _ = resolve({"completion": {"debounceMs": 0}})
+    completer = Completer(worker=None)  # type: ignore[arg-type]
+    for step in range(6):
+        delay = completer._debounce_ms("file:///a.py", step * 0.1, settings)
+    assert round(delay) == 100
+    # Five seconds of reading is not part of the rhythm: the next burst is not held back longer.
+    assert round(completer._debounce_ms("file:///a.py", 5.5, settings)) == 100
