@@ -190,7 +190,10 @@ def prepare(
     limit = min(
         settings.prompt.max_prompt_tokens, max_prompt_tokens or settings.prompt.max_prompt_tokens
     )
-    budget = min(limit, n_ctx - max_new) - MARKER_ALLOWANCE
+    # A prefetched state holds a suggestion more than the request it comes from; it may grow
+    # by that much so it keeps the same window and context (and their KV cache) as typing.
+    extra = max_new if request.speculative else 0
+    budget = min(limit + extra, n_ctx - max_new) - MARKER_ALLOWANCE
     suffix_budget = min(settings.prompt.suffix_tokens, budget // 4)
     prefix_budget = min(settings.prompt.prefix_tokens, budget - suffix_budget)
     keep = None if request.keep_start is None else request.keep_start - view_start
@@ -201,7 +204,7 @@ def prepare(
         suffix_budget,
         count,
         keep_start=keep,
-        keep_budget=prefix_budget,
+        keep_budget=prefix_budget + extra,
     )
     path = (
         relative_path(request.snapshot.path, request.root) if settings.prompt.include_path else None

@@ -43,11 +43,10 @@ window's token count wobbles by a line."""
 class _Held:
     path: Path
     line: int
-    window_start: int
     snippets: tuple[Snippet, ...]
     tokens: int
-    quotes_itself: bool
-    """Some snippet comes from the document itself: it must not overlap a moved window."""
+    own: str
+    """The document's path as snippets name it: its own snippets must not repeat the window."""
 
 
 class RepositoryContext:
@@ -164,18 +163,18 @@ class RepositoryContext:
             open_documents=self.open_documents(),
         )
         line = snapshot.text.count("\n", 0, request.cursor.offset)
-        here = _Held(path, line, window[0], (), 0, False)
-        snippets = self._held_snippets(here, budget, index.walk_complete)
+        shown = snapshot.text[window[0] : window[1]]
+        snippets = self._held_snippets(path, line, budget, index.walk_complete, shown)
         if snippets is None:
             snippets = gather(
                 index, context_request, self.recent, budget - budget // HOLD_SLACK, count_tokens
             )
-            own = index.workspace.relative_path(path)
-            held = dataclasses.replace(
-                here,
-                snippets=tuple(snippets),
-                tokens=sum(snippet.tokens for snippet in snippets),
-                quotes_itself=any(snippet.path == own for snippet in snippets),
+            held = _Held(
+                path,
+                line,
+                tuple(snippets),
+                sum(snippet.tokens for snippet in snippets),
+                index.workspace.relative_path(path),
             )
             if not request.speculative:  # a prefetched state must not move what typing keeps
                 with self._lock:
@@ -183,21 +182,30 @@ class RepositoryContext:
         self.last_snippets = snippets
         return [ContextFile(snippet.path, snippet.text) for snippet in snippets]
 
-    def _held_snippets(self, here: _Held, budget: int, settled: bool) -> list[Snippet] | None:
-        """The held selection if it still applies `here`; None to choose afresh."""
+    def _held_snippets(
+        self, path: Path, line: int, budget: int, settled: bool, shown: str
+    ) -> list[Snippet] | None:
+        """The held selection if it still applies here; None to choose afresh.
+
+        A snippet of the document itself that the moved file window now shows is left out,
+        rather than choosing afresh: everything before it keeps its KV cache.
+        """
         with self._lock:
             held = self._held
         if (
             held is None
             or not self.hold
             or not settled  # the index is still walking: better context may have appeared
-            or held.path != here.path
-            or abs(here.line - held.line) > HOLD_LINES
+            or held.path != path
+            or abs(line - held.line) > HOLD_LINES
             or held.tokens > budget
-            or (held.quotes_itself and held.window_start != here.window_start)
         ):
             return None
-        return list(held.snippets)
+        return [
+            snippet
+            for snippet in held.snippets
+            if snippet.path != held.own or snippet.text.strip() not in shown
+        ]
 
     def _release_unless(self, path: Path) -> None:
         """Another file changed: the held selection may show stale code. Caller holds the lock."""

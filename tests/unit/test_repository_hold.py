@@ -141,3 +141,20 @@ def test_a_prefetched_state_does_not_replace_the_held_selection(
     assert held.last_snippets != snippets  # chosen for the prefetch...
     symbols(held, path, START + TYPED)
     assert held.last_snippets == snippets  # ...while typing keeps what it had
+
+
+def test_a_held_snippet_of_the_document_that_the_window_now_shows_is_left_out(
+    workspace: Path, repositories: list[RepositoryContext]
+) -> None:
+    path = workspace / "app" / "local.py"
+    helper = "def local_helper(value: float) -> float:\n    return value * 3\n"
+    text = START + "\n\n\n" + helper + "".join(f"v{i} = {i}\n" for i in range(60))
+    text += "total = local_helper(apply_discount("
+    held = ready(workspace, repositories)
+    near = text.rindex("v50")
+    held.provide(request(path, text), (near, len(text)), 400, count_tokens)
+    assert any("local_helper" in (s.symbol or "") for s in held.last_snippets)
+    others = [s for s in held.last_snippets if "local_helper" not in (s.symbol or "")]
+    # The window moves up to show the helper: its snippet goes, the rest stays as it was.
+    held.provide(request(path, text + "1"), (text.index(helper), len(text) + 1), 400, count_tokens)
+    assert others and held.last_snippets == others
