@@ -457,12 +457,17 @@ class Completer:
                     self.last_prompt = found[1].prompt.render()
             else:
                 delay = self._debounce_ms(uri, started, settings, request)
-                if delay and request.trigger == "automatic":
-                    await asyncio.sleep(delay / 1000)
+                # The prompt is built while the debounce runs, not after it.
+                prepared = self.prepare(request, settings)
+                if prepared is None:
+                    return None
+                wait = delay / 1000 - (time.monotonic() - started)
+                if wait > 0 and request.trigger == "automatic":
+                    await asyncio.sleep(wait)
                 if token.cancelled or self.worker.model is None:
                     self.stats.cancelled += token.cancelled
                     return None
-                found = await self._generate(request, settings, token)
+                found = await self._generate(request, settings, token, prepared=prepared)
                 source = "model"
             if found is None:
                 return None
@@ -477,9 +482,14 @@ class Completer:
                 del self._latest[uri]
 
     async def _generate(
-        self, request: Request, settings: Settings, token: CancelToken, speculative: bool = False
+        self,
+        request: Request,
+        settings: Settings,
+        token: CancelToken,
+        speculative: bool = False,
+        prepared: Prepared | None = None,
     ) -> Found | None:
-        prepared = self.prepare(request, settings)
+        prepared = prepared or self.prepare(request, settings)
         if prepared is None:
             return None
         if not speculative:
