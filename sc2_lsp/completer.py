@@ -531,6 +531,8 @@ class Completer:
             self.stats.prefetch_hits += 1
         else:
             self.stats.cache_hits += 1
+        # What is shown now may be accepted next: have its continuation ready too.
+        self._schedule_prefetch(request, hit.text, settings)
         elapsed = (time.monotonic() - started) * 1000
         self.stats.last_latency_ms = elapsed
         source: Literal["cache", "prefetch"] = "prefetch" if hit.origin == "prefetch" else "cache"
@@ -543,10 +545,22 @@ class Completer:
             self._answered[snapshot.uri] = (before[-AFTER_CHARS:], text)
         if settings.completion.cache:
             self.cache.put(snapshot.uri, before, after, text, origin)
-        if origin == "model" and settings.completion.prefetch and settings.completion.cache:
-            task = asyncio.ensure_future(self._prefetch(request, text, settings))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if origin == "model":
+            self._schedule_prefetch(request, text, settings)
+
+    def _schedule_prefetch(self, request: Request, shown: str, settings: Settings) -> None:
+        """Prefetch what follows accepting `shown`, unless it is cached or being computed."""
+        if not (settings.completion.prefetch and settings.completion.cache):
+            return
+        state = accepted_state(request, shown)
+        offset, text = state.cursor.offset, state.snapshot.text
+        key = state_key(state.snapshot.uri, text[:offset], text[offset : offset + AFTER_CHARS])
+        running = self._speculation
+        if self.cache.has(*key) or (running is not None and running.key == key):
+            return
+        task = asyncio.ensure_future(self._prefetch(request, shown, settings))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _debounce_ms(
         self, uri: str, now: float, settings: Settings, request: Request | None = None

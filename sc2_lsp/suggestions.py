@@ -53,6 +53,10 @@ class SuggestionCache:
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
 
+    def has(self, uri: str, before: str, after: str) -> bool:
+        """An entry for exactly this cursor (nothing typed ahead); the LRU order is untouched."""
+        return state_key(uri, before, after) in self._entries
+
     def get(self, uri: str, before: str, after: str) -> Hit | None:
         """The suggestion for this cursor, exact or continued from one being typed through."""
         # Only this tail can matter to any key; slicing it once keeps lookups O(key size).

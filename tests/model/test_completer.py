@@ -97,3 +97,31 @@ async def test_accepting_while_the_prefetch_runs_adopts_it(slow_model_path: Path
     finally:
         completer.cancel_speculation()
         worker.close()
+
+
+async def test_a_prefetched_suggestion_shown_prefetches_its_own_continuation(
+    emit_model_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    worker = EngineWorker()
+    worker.load(LoadOptions(emit_model_factory("x"), n_ctx=2048)).result()
+    completer = Completer(worker)
+    settings, _ = resolve({"completion": {"maxTokensLine": 3, "debounceMs": 0}})
+
+    async def prefetched(count: int) -> None:
+        for _ in range(500):
+            if completer.stats.prefetches >= count:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{completer.stats.prefetches} prefetches, wanted {count}")
+
+    try:
+        completer._remember(request_at("value = \n", 8), "xxx", "model", settings)
+        await prefetched(1)  # "value = xxx" is ready...
+        shown = await completer.complete(request_at("value = xxx\n", 11), settings)
+        assert shown is not None and shown.source == "prefetch" and shown.text == "xxx"
+        await prefetched(2)  # ...and showing it prefetched what follows accepting it
+        assert completer.cache.has("file:///t/a.py", "value = xxxxxx", "\n")
+        assert completer.stats.generations == 2
+    finally:
+        completer.cancel_speculation()
+        worker.close()
