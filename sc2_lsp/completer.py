@@ -245,13 +245,19 @@ def prepare(
     return Prepared(prompt=prompt, post=post, params=params, window=window, context=context)
 
 
-def adaptive_debounce(base_ms: float, typing_interval_ms: float, ceiling_ms: float = 250) -> float:
+def adaptive_debounce(
+    base_ms: float,
+    typing_interval_ms: float,
+    ceiling_ms: float = 250,
+    model_ms: float | None = None,
+) -> float:
     """Wait about as long as the user's usual gap between keystrokes, within [base, ceiling].
 
     Someone typing steadily every 120 ms gets ~120 ms, so no generation starts and is thrown
-    away mid-word; a pause longer than their rhythm fires at once.
+    away mid-word. When the model answers faster than they type (`model_ms`, measured), there
+    is nothing to save by waiting: every keystroke gets its suggestion after `base`.
     """
-    if typing_interval_ms <= 0:
+    if typing_interval_ms <= 0 or (model_ms is not None and model_ms <= typing_interval_ms):
         return base_ms
     return max(base_ms, min(typing_interval_ms, max(base_ms, ceiling_ms)))
 
@@ -361,6 +367,8 @@ class Completer:
     _latest: dict[str, CancelToken] = field(default_factory=dict)
     prompt_speed: float | None = None
     """Measured prompt evaluation speed (tokens/s, moving average)."""
+    model_ms: float | None = None
+    """Measured time of a finished generation, prompt included (ms, moving average)."""
     _typing: dict[str, tuple[float, float]] = field(default_factory=dict)
     _speculation: Speculation | None = None
     _windows: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -582,7 +590,7 @@ class Completer:
             return 0.0
         if not settings.completion.adaptive_debounce:
             return base
-        return adaptive_debounce(base, interval)
+        return adaptive_debounce(base, interval, model_ms=self.model_ms)
 
     def _just_accepted(self, request: Request) -> bool:
         """The text before the cursor is the last answer's with its whole suggestion after it."""
@@ -664,6 +672,9 @@ class Completer:
             self.prompt_speed = (
                 speed if self.prompt_speed is None else 0.7 * self.prompt_speed + 0.3 * speed
             )
+        if generation.stop_reason != "cancelled":
+            spent = (generation.prompt_seconds + generation.generate_seconds) * 1000
+            self.model_ms = spent if self.model_ms is None else 0.7 * self.model_ms + 0.3 * spent
         self.stats.generations += 1
         self.stats.prompt_tokens += generation.n_prompt
         self.stats.reused_tokens += generation.n_reused

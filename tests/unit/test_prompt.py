@@ -210,6 +210,13 @@ def test_adaptive_debounce(base: float, interval: float, expected: float) -> Non
     assert adaptive_debounce(base, interval) == expected
 
 
+def test_no_adaptive_wait_when_the_model_answers_faster_than_the_user_types() -> None:
+    from sc2_lsp.completer import adaptive_debounce
+
+    assert adaptive_debounce(30, 120, model_ms=80) == 30  # an answer before the next key
+    assert adaptive_debounce(30, 120, model_ms=4000) == 120  # it would be thrown away
+
+
 def test_no_debounce_right_after_an_accept() -> None:
     from sc2_lsp.completer import Completer, Request
     from sc2_lsp.config import resolve
