@@ -71,7 +71,6 @@ import numpy as np  # noqa: E402
 from tree_sitter import Node  # noqa: E402
 from tree_sitter_language_pack import get_parser  # noqa: E402
 
-from sc2_lsp.completer import Prepared, Request, prepare  # noqa: E402
 from sc2_lsp.config import Settings, resolve  # noqa: E402
 from sc2_lsp.context.recent import RecentEdits  # noqa: E402
 from sc2_lsp.context.settings import RepoContextSettings  # noqa: E402
@@ -81,6 +80,7 @@ from sc2_lsp.documents import Snapshot, cursor_at  # noqa: E402
 from sc2_lsp.engine.llama import Tokenizer  # noqa: E402
 from sc2_lsp.prompt import ContextFile  # noqa: E402
 from sc2_lsp.prompt.templates import BoundTemplate  # noqa: E402
+from sc2_lsp.prompting import Prepared, Request, prepare  # noqa: E402
 from sc2_lsp.repository import RepositoryContext  # noqa: E402
 
 WORK = ROOT / "benchmarks" / ".work" / "context_recall"

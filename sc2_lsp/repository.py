@@ -21,7 +21,6 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from sc2_lsp.completer import Request
 from sc2_lsp.context.focus import ContextRequest
 from sc2_lsp.context.index import WorkspaceIndex
 from sc2_lsp.context.recent import RecentEdits
@@ -29,6 +28,7 @@ from sc2_lsp.context.retrieve import Snippet, gather
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.syntax import language_for
 from sc2_lsp.prompt import ContextFile
+from sc2_lsp.prompting import Request
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,11 @@ from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
 from sc2_lsp import __version__, documents, models
-from sc2_lsp.completer import Completer, Request, Suggestion, Trigger
+from sc2_lsp.completer import Completer, Suggestion
 from sc2_lsp.config import SECTION, Settings, resolve
 from sc2_lsp.engine import EngineError, LoadOptions, ModelInfo
 from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.prompting import Request, Trigger
 from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol, Sc2Workspace
 from sc2_lsp.repository import RepositoryContext
 

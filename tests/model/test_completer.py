@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sc2_lsp.completer import Completer, Request
+from sc2_lsp.completer import Completer
 from sc2_lsp.config import resolve
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import LoadOptions
 from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.prompting import Request
 
 pytestmark = pytest.mark.model
 

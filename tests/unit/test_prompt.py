@@ -218,9 +218,10 @@ def test_no_adaptive_wait_when_the_model_answers_faster_than_the_user_types() ->
 
 
 def test_no_debounce_right_after_an_accept() -> None:
-    from sc2_lsp.completer import Completer, Request
+    from sc2_lsp.completer import Completer
     from sc2_lsp.config import resolve
     from sc2_lsp.documents import Snapshot, cursor_at
+    from sc2_lsp.prompting import Request
 
     def at(text: str) -> Request:
         return Request(Snapshot("file:///a.py", 1, "python", text), cursor_at(text, 0, len(text)))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from sc2_lsp.completer import Request
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.documents import Snapshot, cursor_at
+from sc2_lsp.prompting import Request
 from sc2_lsp.repository import HOLD_LINES, RepositoryContext
 
 PROJECT = Path(__file__).resolve().parents[1] / "data" / "projects" / "python"

@@ -1,0 +1,289 @@
+"""From a request to the exact prompt token ids: everything before the model call.
+
+snapshot + cursor → syntax (completion mode) → file window (kept in place while it fits) and
+repository context → token ids, with the generation parameters and post-processing context.
+Synchronous and needing only a tokenizer, so `sc2-lsp prompt` shows exactly what the server
+would send to the model.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from sc2_lsp import postprocess
+from sc2_lsp.config import Settings
+from sc2_lsp.context import syntax
+from sc2_lsp.documents import Cursor, Snapshot
+from sc2_lsp.engine import GenerationParams
+from sc2_lsp.engine.llama import Tokenizer
+from sc2_lsp.prompt import ContextFile, FimInput, Prompt, Tokenize, build, fim_window
+from sc2_lsp.prompt.templates import BoundTemplate
+
+Trigger = Literal["automatic", "invoked"]
+REUSE_CHUNK_MIN = 16
+MIN_PROMPT_TOKENS = 128
+MARKER_ALLOWANCE = 16
+"""Tokens kept free for sentinels, the path and rounding in per-line counts."""
+VIEW_CHARS = 1 << 18
+"""A longer document is seen through whole lines up to this far either side of the cursor:
+no prompt needs more, and a 10 MB file must not cost full-text scans on every request."""
+LONG_LINE_CHARS = 1 << 14
+"""On a longer line (minified code) the view keeps this much either side of the cursor."""
+VIEW_GRID = 1 << 12
+WINDOW_SLACK = 8
+"""A new file window leaves 1/8 of the prefix budget free, so it can be kept while typing."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    snapshot: Snapshot
+    cursor: Cursor
+    root: Path | None = None
+    """The workspace folder that holds the document, if any."""
+    trigger: Trigger = "automatic"
+    speculative: bool = False
+    """A state the user may reach (prefetch): it must not move what real requests keep."""
+    keep_start: int | None = None
+    """Where the previous prompt's file window started, to keep it there while it fits."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    prompt: Prompt
+    post: postprocess.PostContext
+    params: GenerationParams
+    window: tuple[int, int]
+    context: tuple[ContextFile, ...] = ()
+
+
+ContextProvider = Callable[
+    [Request, tuple[int, int], int, Callable[[str], int]], Sequence[ContextFile]
+]
+"""(request, window, budget in tokens, token counter) → files to put before the current one."""
+
+
+def relative_path(path: Path | None, root: Path | None) -> str | None:
+    if path is None:
+        return None
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def post_context(
+    text: str, offset: int, cursor_syntax: syntax.CursorSyntax, max_lines: int
+) -> postprocess.PostContext:
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_end = len(text) if line_end < 0 else line_end
+    following = text[line_end + 1 :].split("\n", 6)[:5] if line_end < len(text) else []
+    return postprocess.PostContext(
+        mode=cursor_syntax.mode,
+        indent=cursor_syntax.indent,
+        line_prefix=text[line_start:offset],
+        line_suffix=text[offset:line_end].rstrip("\r"),
+        next_lines=tuple(line.rstrip("\r") for line in following),
+        max_lines=max_lines,
+    )
+
+
+def completion_mode(request: Request, settings: Settings) -> syntax.CursorSyntax:
+    snapshot = request.snapshot
+    path = snapshot.path
+    language = syntax.language_for(snapshot.language_id, str(path) if path else None)
+    found = syntax.analyze(
+        snapshot.text,
+        request.cursor.offset,
+        language,
+        max_line_suffix=settings.completion.max_line_suffix,
+    )
+    mode = found.mode
+    if mode == "skip" and request.trigger == "invoked":
+        mode = "line"
+    if mode == "block" and settings.completion.multiline == "never":
+        mode = "line"
+    elif mode == "line" and settings.completion.multiline == "always":
+        mode = "block"
+    return syntax.CursorSyntax(
+        mode=mode, indent=found.indent, in_comment=found.in_comment, in_string=found.in_string
+    )
+
+
+def view(request: Request) -> tuple[Request, int]:
+    """The request seen through a bounded slice of its text, and where that slice starts.
+
+    Documents under `VIEW_CHARS` with ordinary lines are returned as they are.
+    """
+    text, offset = request.snapshot.text, request.cursor.offset
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_end = len(text) if line_end < 0 else line_end
+    if len(text) <= VIEW_CHARS and line_end - line_start <= LONG_LINE_CHARS:
+        return request, 0
+    if line_end - line_start > LONG_LINE_CHARS:
+        start = max(line_start, offset - LONG_LINE_CHARS)
+        end = min(line_end, offset + LONG_LINE_CHARS)
+    else:
+        # Start on a coarse grid, so typing does not move the window (KV-cache reuse).
+        low = max(0, offset - VIEW_CHARS) // VIEW_GRID * VIEW_GRID
+        newline = text.find("\n", low, line_start) if low else -1
+        start = 0 if not low else newline + 1 if newline >= 0 else line_start
+        high = offset + VIEW_CHARS
+        newline = text.rfind("\n", line_end, high) if high < len(text) else len(text) - 1
+        end = newline + 1 if newline >= 0 else line_end
+    snapshot = replace(request.snapshot, text=text[start:end])
+    cursor = replace(request.cursor, offset=offset - start)
+    return replace(request, snapshot=snapshot, cursor=cursor), start
+
+
+def prepare(
+    request: Request,
+    settings: Settings,
+    tokenizer: Tokenizer,
+    template: BoundTemplate,
+    n_ctx: int,
+    count_tokens: Callable[[str], int] | TokenCache | None = None,
+    context_provider: ContextProvider | None = None,
+    max_prompt_tokens: int | None = None,
+) -> Prepared | None:
+    """Everything up to the model call; None when the cursor should get no completion."""
+    request, view_start = view(request)
+    cursor_syntax = completion_mode(request, settings)
+    if cursor_syntax.mode == "skip":
+        return None
+    count = count_tokens or tokenizer.count
+    tokenize = count_tokens.ids if isinstance(count_tokens, TokenCache) else tokenizer.tokenize
+    text, offset = request.snapshot.text, request.cursor.offset
+    completion = settings.completion
+    max_new = completion.max_tokens if cursor_syntax.mode == "block" else completion.max_tokens_line
+    limit = min(
+        settings.prompt.max_prompt_tokens, max_prompt_tokens or settings.prompt.max_prompt_tokens
+    )
+    # A prefetched state holds a suggestion more than the request it comes from; it may grow
+    # by that much so it keeps the same window and context (and their KV cache) as typing.
+    extra = max_new if request.speculative else 0
+    budget = min(limit + extra, n_ctx - max_new) - MARKER_ALLOWANCE
+    suffix_budget = min(settings.prompt.suffix_tokens, budget // 4)
+    prefix_budget = min(settings.prompt.prefix_tokens, budget - suffix_budget)
+    keep = None if request.keep_start is None else request.keep_start - view_start
+    start, end = fim_window(
+        text,
+        offset,
+        prefix_budget - prefix_budget // WINDOW_SLACK,
+        suffix_budget,
+        count,
+        keep_start=keep,
+        keep_budget=prefix_budget + extra,
+    )
+    path = (
+        relative_path(request.snapshot.path, request.root) if settings.prompt.include_path else None
+    )
+    fim = FimInput(
+        prefix=text[start:offset],
+        suffix=text[offset:end],
+        path=path,
+        repo_name=request.root.name if request.root and settings.prompt.repo_name else None,
+        order=settings.prompt.fim_order,
+    )
+    context: tuple[ContextFile, ...] = ()
+    if context_provider is not None and template.file_sep is not None:
+        used = count(fim.prefix) + count(fim.suffix)
+        context = tuple(context_provider(request, (start, end), budget - used, count))
+    prompt = _build(replace(fim, context=context), template, tokenizer, tokenize)
+    while len(prompt) > budget + MARKER_ALLOWANCE:
+        # Per-line counts are estimates: drop context first, then prefix lines, until it fits.
+        if context:
+            context = context[:-1]
+        elif start < offset:
+            start = text.find("\n", start, offset) + 1 or offset
+        else:
+            break
+        fim = replace(fim, prefix=text[start:offset])
+        prompt = _build(replace(fim, context=context), template, tokenizer, tokenize)
+    params = GenerationParams(
+        max_tokens=max_new,
+        temperature=completion.temperature,
+        top_k=completion.top_k,
+        top_p=completion.top_p,
+        stop_ids=template.stop_ids,
+        time_budget_s=completion.max_predict_ms / 1000,
+        reuse_chunk_min=REUSE_CHUNK_MIN if settings.prompt.reuse_chunks else 0,
+    )
+    post = post_context(text, offset, cursor_syntax, completion.max_lines)
+    window = (view_start + start, view_start + end)
+    return Prepared(prompt=prompt, post=post, params=params, window=window, context=context)
+
+
+def new_tokens(cached: Sequence[int], prompt: Sequence[int]) -> int:
+    shared = 0
+    for a, b in zip(cached, prompt, strict=False):
+        if a != b:
+            break
+        shared += 1
+    return len(prompt) - shared
+
+
+def accepted_state(request: Request, inserted: str) -> Request:
+    """The request an editor would send after `inserted` was accepted at the cursor."""
+    snapshot, offset = request.snapshot, request.cursor.offset
+    text = snapshot.text[:offset] + inserted + snapshot.text[offset:]
+    end = offset + len(inserted)
+    line_start = text.rfind("\n", 0, end) + 1
+    cursor = Cursor(offset=end, line=text.count("\n", 0, end), column=end - line_start)
+    return Request(
+        replace(snapshot, text=text, version=None),
+        cursor,
+        request.root,
+        "automatic",
+        speculative=True,
+    )
+
+
+def _build(
+    fim: FimInput, template: BoundTemplate, tokenizer: Tokenizer, tokenize: Tokenize
+) -> Prompt:
+    return build(fim, template, tokenize, tokenizer.bos_id, tokenizer.token_text)
+
+
+class TokenCache:
+    """Token ids of recently tokenized texts, bounded by their total size, not their number.
+
+    Context snippets, the path line and most lines repeat from keystroke to keystroke and are
+    worth keeping (tokenizing them is most of the time spent preparing a prompt); the whole
+    prefix and suffix change with every keystroke, and 65,536 of them (an `lru_cache`'s
+    worth) pinned hundreds of megabytes over a day of typing.
+    """
+
+    def __init__(self, tokenize: Tokenize, max_chars: int = 1 << 20) -> None:
+        self._tokenize = tokenize
+        self._cache: OrderedDict[str, array[int]] = OrderedDict()
+        self._chars = 0
+        self.max_chars = max_chars
+
+    def __call__(self, text: str) -> int:
+        return len(self._lookup(text))
+
+    def ids(self, text: str) -> list[int]:
+        return self._lookup(text).tolist()
+
+    def _lookup(self, text: str) -> array[int]:
+        found = self._cache.get(text)
+        if found is not None:
+            self._cache.move_to_end(text)
+            return found
+        result = array("i", self._tokenize(text))
+        if len(text) <= self.max_chars // 64:
+            self._cache[text] = result
+            self._chars += len(text)
+            while self._chars > self.max_chars:
+                evicted, _ = self._cache.popitem(last=False)
+                self._chars -= len(evicted)
+        return result
