@@ -8,6 +8,7 @@ helpers used by the per-language extractors.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -74,18 +75,26 @@ _DefinitionRow = tuple[
 _MATERIALISED_FILES = 512
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FileSymbols:
     """Everything the index keeps about one parsed file's structure.
 
     Stored as rows; `imports` and `definitions` materialise objects on demand (cached for
-    recently used files).
+    recently used files, for as long as the files' symbols live).
     """
+
+    # Slotted by hand rather than with `slots=True` (Python 3.10 has no `weakref_slot`): the
+    # cache of materialised objects refers to the symbols weakly.
+    __slots__ = ("__weakref__", "definition_rows", "import_rows", "language", "package")
 
     language: str
     import_rows: tuple[_ImportRow, ...]
     definition_rows: tuple[_DefinitionRow, ...]
     package: str | None
+
+    def __reduce__(self) -> tuple[type[FileSymbols], tuple[object, ...]]:
+        # What `slots=True` provided: frozen slotted instances do not unpickle by default.
+        return FileSymbols, (self.language, self.import_rows, self.definition_rows, self.package)
 
     @classmethod
     def build(
@@ -130,7 +139,7 @@ class FileSymbols:
     def definition(self, index: int) -> Definition:
         """Definition `index` alone, without materialising the whole file's definitions."""
         found = _materialised_cache.get(id(self))
-        if found is not None and found[0] is self:
+        if found is not None and found[0]() is self:
             return found[2][index]
         return Definition(*self.definition_rows[index])
 
@@ -143,25 +152,41 @@ class FileSymbols:
         return _materialised(self)[1]
 
 
-_materialised_lock = threading.Lock()
+_materialised_lock = threading.RLock()
 _materialised_cache: dict[
-    int, tuple[FileSymbols, tuple[ImportRef, ...], tuple[Definition, ...]]
+    int, tuple[weakref.ref[FileSymbols], tuple[ImportRef, ...], tuple[Definition, ...]]
 ] = {}
+"""id(symbols) → (weak reference to them, their imports, their definitions).
+
+Weak, because an open buffer is re-extracted whenever typing pauses (every keystroke at a
+human pace) and each version was materialised: held strongly, the superseded versions of the
+file being edited filled all `_MATERIALISED_FILES` slots, each a whole copy of the file's
+symbols (an ever larger one as the file grew). Now an entry leaves when its symbols are freed.
+"""
 
 
 def _materialised(symbols: FileSymbols) -> tuple[tuple[ImportRef, ...], tuple[Definition, ...]]:
     key = id(symbols)
     # Lock-free hit path (a dict read is atomic); eviction is first-in-first-out.
     found = _materialised_cache.get(key)
-    if found is not None and found[0] is symbols:
+    if found is not None and found[0]() is symbols:
         return found[1], found[2]
     imports = tuple(ImportRef(*row) for row in symbols.import_rows)
     definitions = tuple(Definition(*row) for row in symbols.definition_rows)
+    reference = weakref.ref(symbols, lambda dead: _forget_materialised(key, dead))
     with _materialised_lock:
-        _materialised_cache[key] = (symbols, imports, definitions)
+        _materialised_cache[key] = (reference, imports, definitions)
         while len(_materialised_cache) > _MATERIALISED_FILES:
             del _materialised_cache[next(iter(_materialised_cache))]
     return imports, definitions
+
+
+def _forget_materialised(key: int, reference: weakref.ref[FileSymbols]) -> None:
+    """The symbols behind `reference` were freed: drop their materialised objects too."""
+    with _materialised_lock:  # reentrant: the last reference may go while this thread holds it
+        found = _materialised_cache.get(key)
+        if found is not None and found[0] is reference:
+            del _materialised_cache[key]
 
 
 class Source:
