@@ -254,19 +254,21 @@ def _build(
 
 
 class TokenCache:
-    """Token ids of recently tokenized texts, bounded by their total size, not their number.
+    """Token ids of recently tokenized texts, bounded by the bytes they hold, not their number.
 
     Context snippets, the path line and most lines repeat from keystroke to keystroke and are
     worth keeping (tokenizing them is most of the time spent preparing a prompt); the whole
     prefix and suffix change with every keystroke, and 65,536 of them (an `lru_cache`'s
-    worth) pinned hundreds of megabytes over a day of typing.
+    worth) pinned hundreds of megabytes over a day of typing. The bound counts the text and
+    the ids (4 bytes each, more than the text itself for most code), so it fills within a few
+    hundred keystrokes and then stays put.
     """
 
-    def __init__(self, tokenize: Tokenize, max_chars: int = 1 << 20) -> None:
+    def __init__(self, tokenize: Tokenize, max_bytes: int = 1 << 20) -> None:
         self._tokenize = tokenize
         self._cache: OrderedDict[str, array[int]] = OrderedDict()
-        self._chars = 0
-        self.max_chars = max_chars
+        self.bytes = 0
+        self.max_bytes = max_bytes
 
     def __call__(self, text: str) -> int:
         return len(self._lookup(text))
@@ -280,10 +282,15 @@ class TokenCache:
             self._cache.move_to_end(text)
             return found
         result = array("i", self._tokenize(text))
-        if len(text) <= self.max_chars // 64:
+        size = _cost(text, result)
+        if size <= self.max_bytes // 64:
             self._cache[text] = result
-            self._chars += len(text)
-            while self._chars > self.max_chars:
-                evicted, _ = self._cache.popitem(last=False)
-                self._chars -= len(evicted)
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                evicted, ids = self._cache.popitem(last=False)
+                self.bytes -= _cost(evicted, ids)
         return result
+
+
+def _cost(text: str, ids: array[int]) -> int:
+    return len(text) + ids.itemsize * len(ids)

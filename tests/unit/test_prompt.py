@@ -245,3 +245,18 @@ def test_typing_rhythm_ignores_pauses() -> None:
     assert round(delay) == 100
     # Five seconds of reading is not part of the rhythm: the next burst is not held back longer.
     assert round(completer._debounce_ms("file:///a.py", 5.5, settings)) == 100
+
+
+def test_token_cache_stays_within_its_byte_bound() -> None:
+    from sc2_lsp.prompting import TokenCache
+
+    def tokenize(text: str) -> list[int]:
+        return [ord(char) for char in text]  # one id per character: ids outweigh text 4:1
+
+    cache = TokenCache(tokenize, max_bytes=64 * 1024)
+    line = "value = compute(item)\n"
+    for keystroke in range(5000):  # a new prefix every keystroke, the same line each time
+        assert cache(line * 10 + "x" * (keystroke % 97) + str(keystroke)) > 0
+        assert cache.ids(line) == tokenize(line)
+    assert cache.bytes <= cache.max_bytes
+    assert cache._cache.get(line) is not None  # what repeats stays
