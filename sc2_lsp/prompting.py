@@ -20,7 +20,7 @@ from sc2_lsp.config import Settings
 from sc2_lsp.context import syntax
 from sc2_lsp.documents import Cursor, Snapshot
 from sc2_lsp.engine import GenerationParams
-from sc2_lsp.engine.llama import Tokenizer
+from sc2_lsp.engine.llama import Tokenizer, common_prefix
 from sc2_lsp.prompt import ContextFile, FimInput, Prompt, Tokenize, build, fim_window
 from sc2_lsp.prompt.templates import BoundTemplate
 
@@ -223,12 +223,8 @@ def prepare(
 
 
 def new_tokens(cached: Sequence[int], prompt: Sequence[int]) -> int:
-    shared = 0
-    for a, b in zip(cached, prompt, strict=False):
-        if a != b:
-            break
-        shared += 1
-    return len(prompt) - shared
+    """Prompt tokens the engine would have to evaluate with `cached` in its KV cache."""
+    return len(prompt) - common_prefix(cached, prompt)
 
 
 def accepted_state(request: Request, inserted: str) -> Request:

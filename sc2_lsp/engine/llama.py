@@ -215,7 +215,7 @@ class LlamaModel:
         Returns how many prompt tokens are now in the cache.
         """
         cached = self.cached_tokens()
-        reused = _common_prefix(cached, prompt)
+        reused = common_prefix(cached, prompt)
         if chunk_min <= 0 or reused >= len(prompt) - 1:
             return reused
         memory = self.llama._ctx
@@ -315,7 +315,8 @@ def _match_length(left: Sequence[int], i: int, right: Sequence[int], j: int, rig
     return length
 
 
-def _common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
+def common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
+    """How many leading tokens two sequences share."""
     count = 0
     for a, b in zip(left, right, strict=False):
         if a != b:
