@@ -31,7 +31,7 @@ from sc2_lsp.prompting import (
     new_tokens,
     prepare,
 )
-from sc2_lsp.suggestions import AFTER_CHARS, Origin, SuggestionCache, state_key
+from sc2_lsp.suggestions import AFTER_CHARS, BEFORE_CHARS, Origin, SuggestionCache, state_key
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,16 @@ def adaptive_debounce(
 
 
 Found = tuple[str, Prepared, Generation]
+
+
+def cursor_key(request: Request, inserted: str = "") -> tuple[str, str, str]:
+    """The cache key of the request's cursor, after `inserted` is typed there (if any).
+
+    Sliced around the cursor, never copying the document: this runs on every keystroke.
+    """
+    text, offset = request.snapshot.text, request.cursor.offset
+    before = text[max(0, offset - BEFORE_CHARS) : offset] + inserted
+    return state_key(request.snapshot.uri, before, text[offset : offset + AFTER_CHARS])
 
 
 @dataclass(slots=True)
@@ -266,8 +276,11 @@ class Completer:
         if not settings.completion.cache:
             return None
         text, offset = request.snapshot.text, request.cursor.offset
+        reach = BEFORE_CHARS + self.cache.max_typed  # all a typed-ahead lookup can look at
         hit = self.cache.get(
-            request.snapshot.uri, text[:offset], text[offset : offset + AFTER_CHARS]
+            request.snapshot.uri,
+            text[max(0, offset - reach) : offset],
+            text[offset : offset + AFTER_CHARS],
         )
         if hit is None:
             return None
@@ -287,12 +300,11 @@ class Completer:
         return Suggestion(hit.text, None, None, None, elapsed, source)
 
     def _remember(self, request: Request, text: str, origin: Origin, settings: Settings) -> None:
-        snapshot, offset = request.snapshot, request.cursor.offset
-        before, after = snapshot.text[:offset], snapshot.text[offset : offset + AFTER_CHARS]
+        uri, before, after = cursor_key(request)
         if origin == "model":
-            self._answered[snapshot.uri] = (before[-AFTER_CHARS:], text)
+            self._answered[uri] = (before[-AFTER_CHARS:], text)
         if settings.completion.cache:
-            self.cache.put(snapshot.uri, before, after, text, origin)
+            self.cache.put(uri, before, after, text, origin)
         if origin == "model":
             self._schedule_prefetch(request, text, settings)
 
@@ -300,9 +312,7 @@ class Completer:
         """Prefetch what follows accepting `shown`, unless it is cached or being computed."""
         if not (settings.completion.prefetch and settings.completion.cache):
             return
-        state = accepted_state(request, shown)
-        offset, text = state.cursor.offset, state.snapshot.text
-        key = state_key(state.snapshot.uri, text[:offset], text[offset : offset + AFTER_CHARS])
+        key = cursor_key(request, shown)
         running = self._speculation
         if self.cache.has(*key) or (running is not None and running.key == key):
             return
@@ -351,9 +361,7 @@ class Completer:
         speculation = self._speculation
         if speculation is None or speculation.token.cancelled:
             return None
-        text, offset = request.snapshot.text, request.cursor.offset
-        key = state_key(request.snapshot.uri, text[:offset], text[offset : offset + AFTER_CHARS])
-        if key != speculation.key:
+        if cursor_key(request) != speculation.key:
             return None
         speculation.adopted = True
         self._speculation = None
@@ -377,17 +385,11 @@ class Completer:
         first_line = suggestion.split("\n", 1)[0]
         if first_line and first_line != suggestion:
             accepted.append(first_line)
-        uri = request.snapshot.uri
         for text in accepted:
             if self._latest or (self._speculation is not None and not self._speculation.adopted):
                 return  # a real request (or another prefetch) came first
             state = accepted_state(request, text)
-            offset = state.cursor.offset
-            key = state_key(
-                uri,
-                state.snapshot.text[:offset],
-                state.snapshot.text[offset : offset + AFTER_CHARS],
-            )
+            key = cursor_key(request, text)
             token = CancelToken()
             job = asyncio.ensure_future(self._generate(state, settings, token, speculative=True))
             speculation = Speculation(key, token, job)

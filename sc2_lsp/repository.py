@@ -27,6 +27,7 @@ from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.retrieve import Snippet, gather
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.syntax import language_for
+from sc2_lsp.documents import Snapshot
 from sc2_lsp.prompt import ContextFile
 from sc2_lsp.prompting import Request
 
@@ -153,19 +154,18 @@ class RepositoryContext:
             self.last_snippets = []
             return []
         snapshot = request.snapshot
-        context_request = ContextRequest(
-            path=path,
-            language=language_for(snapshot.language_id, str(path)),
-            text=snapshot.text,
-            offset=request.cursor.offset,
-            window_start=window[0],
-            window_end=window[1],
-            open_documents=self.open_documents(),
-        )
-        line = snapshot.text.count("\n", 0, request.cursor.offset)
-        shown = snapshot.text[window[0] : window[1]]
-        snippets = self._held_snippets(path, line, budget, index.walk_complete, shown)
+        line = request.cursor.line  # the document's line, also when seen through a view
+        snippets = self._held_snippets(path, line, budget, index.walk_complete, snapshot, window)
         if snippets is None:
+            context_request = ContextRequest(
+                path=path,
+                language=language_for(snapshot.language_id, str(path)),
+                text=snapshot.text,
+                offset=request.cursor.offset,
+                window_start=window[0],
+                window_end=window[1],
+                open_documents=self.open_documents(),
+            )
             snippets = gather(
                 index, context_request, self.recent, budget - budget // HOLD_SLACK, count_tokens
             )
@@ -183,7 +183,13 @@ class RepositoryContext:
         return [ContextFile(snippet.path, snippet.text) for snippet in snippets]
 
     def _held_snippets(
-        self, path: Path, line: int, budget: int, settled: bool, shown: str
+        self,
+        path: Path,
+        line: int,
+        budget: int,
+        settled: bool,
+        snapshot: Snapshot,
+        window: tuple[int, int],
     ) -> list[Snippet] | None:
         """The held selection if it still applies here; None to choose afresh.
 
@@ -201,6 +207,9 @@ class RepositoryContext:
             or held.tokens > budget
         ):
             return None
+        if all(snippet.path != held.own for snippet in held.snippets):
+            return list(held.snippets)
+        shown = snapshot.text[window[0] : window[1]]
         return [
             snippet
             for snippet in held.snippets
