@@ -67,6 +67,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from sc2_lsp.engine.llama import common_prefix
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 SESSION_ROOT = BENCH / "latency_session"
@@ -975,15 +977,6 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 
 
 # -- in-process baselines: ideal floor and naive ----------------------------------------------
-
-
-def common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
-    count = 0
-    for a, b in zip(left, right, strict=False):
-        if a != b:
-            break
-        count += 1
-    return count
 
 
 @dataclass
