@@ -78,3 +78,20 @@ def slow_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         n_ff=2048,
         emit_token=emit_token_for(vocab, "x"),
     )
+
+
+# ---------------------------------------------------------------------------
+# Block: workspace indexes (owner: tests/workspaces.py)
+# ---------------------------------------------------------------------------
+from collections.abc import Iterator  # noqa: E402
+
+from sc2_lsp.context.index import WorkspaceIndex  # noqa: E402
+
+
+@pytest.fixture
+def indexes() -> Iterator[list[WorkspaceIndex]]:
+    """Indexes a test started (see `tests.workspaces.indexed`), closed when it ends."""
+    opened: list[WorkspaceIndex] = []
+    yield opened
+    for index in opened:
+        index.close()

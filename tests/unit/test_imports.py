@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from sc2_lsp.context.imports import load_script_config
 from sc2_lsp.context.index import WorkspaceIndex
-from sc2_lsp.context.settings import RepoContextSettings
+from tests.workspaces import indexed, write_tree
 
 PROJECTS = Path(__file__).resolve().parents[1] / "data" / "projects"
 
 Resolution = list[tuple[str, tuple[tuple[str, str], ...], str | None]]
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root.resolve()
-
-
-@pytest.fixture
-def open_index() -> Iterator[list[WorkspaceIndex]]:
-    opened: list[WorkspaceIndex] = []
-    yield opened
-    for index in opened:
-        index.close()
-
-
-def indexed(root: Path, opened: list[WorkspaceIndex]) -> WorkspaceIndex:
-    index = WorkspaceIndex([root], RepoContextSettings())
-    opened.append(index)
-    index.start()
-    assert index.wait_ready(30)
-    return index
 
 
 def resolution(index: WorkspaceIndex, root: Path, relative: str) -> Resolution:
@@ -52,9 +25,9 @@ def resolution(index: WorkspaceIndex, root: Path, relative: str) -> Resolution:
 # ----------------------------------------------------------------------------- Python
 
 
-def test_python_src_layout_project(open_index: list[WorkspaceIndex]) -> None:
+def test_python_src_layout_project(indexes: list[WorkspaceIndex]) -> None:
     root = PROJECTS / "python"
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "app/main.py") == [
         ("src/shop/util/text.py", (), "text_helpers"),
         ("src/shop/__init__.py", (("Cart", "Cart"),), None),
@@ -69,9 +42,7 @@ def test_python_src_layout_project(open_index: list[WorkspaceIndex]) -> None:
     ]
 
 
-def test_python_relative_and_package_imports(
-    tmp_path: Path, open_index: list[WorkspaceIndex]
-) -> None:
+def test_python_relative_and_package_imports(tmp_path: Path, indexes: list[WorkspaceIndex]) -> None:
     root = write_tree(
         tmp_path,
         {
@@ -85,7 +56,7 @@ def test_python_relative_and_package_imports(
             "main.py": "from pkg.sub import c\nfrom pkg import missing\nimport os\n",
         },
     )
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "pkg/a.py") == [
         ("pkg/b.py", (), "b"),
         ("pkg/b.py", (("helper", "helper"),), None),
@@ -106,9 +77,9 @@ def test_python_relative_and_package_imports(
 # ----------------------------------------------------------------------------- JS / TS
 
 
-def test_typescript_relative_barrel_and_tsconfig_paths(open_index: list[WorkspaceIndex]) -> None:
+def test_typescript_relative_barrel_and_tsconfig_paths(indexes: list[WorkspaceIndex]) -> None:
     root = PROJECTS / "typescript"
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "src/app/main.ts") == [
         ("src/lib/math.ts", (("add", "add"),), None),
         ("src/lib/math.ts", (("Vector", "Vector"),), None),
@@ -124,7 +95,7 @@ def test_typescript_relative_barrel_and_tsconfig_paths(open_index: list[Workspac
 
 
 def test_script_extension_mapping_index_files_and_extends(
-    tmp_path: Path, open_index: list[WorkspaceIndex]
+    tmp_path: Path, indexes: list[WorkspaceIndex]
 ) -> None:
     root = write_tree(
         tmp_path,
@@ -145,7 +116,7 @@ def test_script_extension_mapping_index_files_and_extends(
             ),
         },
     )
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "web/app.ts") == [
         ("src/util/esm.ts", (("x", "x"),), None),
         ("src/components/index.tsx", (("Button", "Button"),), None),
@@ -168,9 +139,9 @@ def test_tsconfig_comments_and_trailing_commas_are_tolerated(tmp_path: Path) -> 
 # ------------------------------------------------------------------------------- Go
 
 
-def test_go_packages_from_go_mod(open_index: list[WorkspaceIndex]) -> None:
+def test_go_packages_from_go_mod(indexes: list[WorkspaceIndex]) -> None:
     root = PROJECTS / "go"
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "cmd/shop/main.go") == [
         ("internal/model/item.go", (), "m"),
         ("store/helpers.go", (), "store"),
@@ -179,7 +150,7 @@ def test_go_packages_from_go_mod(open_index: list[WorkspaceIndex]) -> None:
 
 
 def test_go_nested_modules_pick_the_longest_module_path(
-    tmp_path: Path, open_index: list[WorkspaceIndex]
+    tmp_path: Path, indexes: list[WorkspaceIndex]
 ) -> None:
     root = write_tree(
         tmp_path,
@@ -193,16 +164,16 @@ def test_go_nested_modules_pick_the_longest_module_path(
             ),
         },
     )
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "api/api.go") == [("tools/lint/lint.go", (), "lint")]
 
 
 # ----------------------------------------------------------------------------- Rust
 
 
-def test_rust_mod_declarations_and_use_paths(open_index: list[WorkspaceIndex]) -> None:
+def test_rust_mod_declarations_and_use_paths(indexes: list[WorkspaceIndex]) -> None:
     root = PROJECTS / "rust"
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "src/lib.rs") == [
         ("src/model.rs", (), "model"),
         ("src/util/mod.rs", (), "util"),
@@ -216,7 +187,7 @@ def test_rust_mod_declarations_and_use_paths(open_index: list[WorkspaceIndex]) -
 
 
 def test_rust_workspace_crates_by_package_name(
-    tmp_path: Path, open_index: list[WorkspaceIndex]
+    tmp_path: Path, indexes: list[WorkspaceIndex]
 ) -> None:
     root = write_tree(
         tmp_path,
@@ -229,7 +200,7 @@ def test_rust_workspace_crates_by_package_name(
             "app/src/cli.rs": "pub fn parse() {}\n",
         },
     )
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "app/src/main.rs") == [
         ("core-lib/src/shapes.rs", (("Circle", "Circle"),), None),
         ("app/src/cli.rs", (("parse", "parse"),), None),
@@ -240,9 +211,9 @@ def test_rust_workspace_crates_by_package_name(
 # ----------------------------------------------------------------------------- Java
 
 
-def test_java_class_static_and_wildcard_imports(open_index: list[WorkspaceIndex]) -> None:
+def test_java_class_static_and_wildcard_imports(indexes: list[WorkspaceIndex]) -> None:
     root = PROJECTS / "java"
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     base = "src/main/java/com/acme"
     assert resolution(index, root, f"{base}/shop/Cart.java") == [
         (f"{base}/util/Strings.java", (("Strings", "Strings"),), None),
@@ -254,9 +225,9 @@ def test_java_class_static_and_wildcard_imports(open_index: list[WorkspaceIndex]
 # ---------------------------------------------------------------------------- C/C++
 
 
-def test_c_includes_relative_and_through_include_dirs(open_index: list[WorkspaceIndex]) -> None:
+def test_c_includes_relative_and_through_include_dirs(indexes: list[WorkspaceIndex]) -> None:
     root = PROJECTS / "c"
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "src/main.c") == [
         ("include/shop/item.h", (), None),
         ("src/util.h", (), None),
@@ -264,9 +235,9 @@ def test_c_includes_relative_and_through_include_dirs(open_index: list[Workspace
     assert resolution(index, root, "src/item.c") == [("include/shop/item.h", (), None)]
 
 
-def test_cpp_relative_includes(open_index: list[WorkspaceIndex]) -> None:
+def test_cpp_relative_includes(indexes: list[WorkspaceIndex]) -> None:
     root = PROJECTS / "cpp"
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "app/main.cpp") == [("lib/cart.hpp", (), None)]
     assert resolution(index, root, "lib/cart.cpp") == [("lib/cart.hpp", (), None)]
 
@@ -275,7 +246,7 @@ def test_cpp_relative_includes(open_index: list[WorkspaceIndex]) -> None:
 
 
 def test_imports_never_resolve_outside_or_into_ignored_files(
-    tmp_path: Path, open_index: list[WorkspaceIndex]
+    tmp_path: Path, indexes: list[WorkspaceIndex]
 ) -> None:
     outside = write_tree(tmp_path / "outside", {"secret.h": "int s;\n", "leak.py": "X = 1\n"})
     root = write_tree(
@@ -290,7 +261,7 @@ def test_imports_never_resolve_outside_or_into_ignored_files(
     )
     (root / "pkg" / "linked.py").symlink_to(outside / "leak.py")
     (root / "pkg" / "user.py").write_text("from . import linked\nfrom .linked import X\n")
-    index = indexed(root, open_index)
+    index = indexed(root, indexes)
     assert resolution(index, root, "src/main.c") == []
     assert resolution(index, root, "pkg/mod.py") == []
     targets = [target for target, _, _ in resolution(index, root, "pkg/user.py")]

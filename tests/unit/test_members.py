@@ -7,7 +7,6 @@ docstrings, class headers for names not used yet).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,8 @@ from sc2_lsp.context.members import base_names, class_name_guess, words
 from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.render import render_definition
 from sc2_lsp.context.retrieve import ContextRequest, Snippet, gather
-from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.symbols import extract_symbols
+from tests.workspaces import indexed, write_tree
 
 
 def count_tokens(text: str) -> int:
@@ -27,31 +26,6 @@ def count_tokens(text: str) -> int:
 
 
 CURSOR = "<|>"
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    """Write `files`; the cursor marker `<|>` is left out of the text written."""
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.replace(CURSOR, ""))
-    return root.resolve()
-
-
-@pytest.fixture
-def indexes() -> Iterator[list[WorkspaceIndex]]:
-    opened: list[WorkspaceIndex] = []
-    yield opened
-    for index in opened:
-        index.close()
-
-
-def indexed(root: Path, opened: list[WorkspaceIndex]) -> WorkspaceIndex:
-    index = WorkspaceIndex([root], RepoContextSettings())
-    opened.append(index)
-    index.start()
-    assert index.wait_ready(30)
-    return index
 
 
 def at_cursor(index: WorkspaceIndex, path: Path, marked: str, budget: int = 2000) -> list[Snippet]:
@@ -132,6 +106,7 @@ def test_module_alias_lists_the_modules_definitions(
             "pkg/constants.py": "DEBUG_STACK_DEPTH = 10\nACCEPT_RETRY_DELAY = 1\n" + MANY,
             "pkg/main.py": main,
         },
+        leave_out=CURSOR,
     )
     index = indexed(root, indexes)
     listing = texts(at_cursor(index, root / "pkg" / "main.py", main))["pkg/constants.py"]
@@ -143,7 +118,9 @@ def test_module_alias_lists_the_modules_definitions(
 def test_typed_prefix_narrows_the_members(tmp_path: Path, indexes: list[WorkspaceIndex]) -> None:
     main = "import lib\n\nvalue = lib.pars<|>\n"
     root = write_tree(
-        tmp_path, {"lib.py": MANY + "def parse_header(raw):\n    return raw\n", "main.py": main}
+        tmp_path,
+        {"lib.py": MANY + "def parse_header(raw):\n    return raw\n", "main.py": main},
+        leave_out=CURSOR,
     )
     index = indexed(root, indexes)
     found = texts(at_cursor(index, root / "main.py", main, budget=60))
@@ -168,6 +145,7 @@ def test_self_lists_the_base_classes_members_from_other_files(
             "module.exports = WorkspaceCommand\n",
             "ls.js": ls,
         },
+        leave_out=CURSOR,
     )
     index = indexed(root, indexes)
     found = texts(at_cursor(index, root / "ls.js", ls, budget=150))
@@ -189,6 +167,7 @@ def test_receiver_class_from_annotation_or_name(
             "use.py": annotated,
             "use2.py": named,
         },
+        leave_out=CURSOR,
     )
     index = indexed(root, indexes)
     found = texts(at_cursor(index, root / "use.py", annotated, budget=100))["model.py"]
@@ -201,7 +180,7 @@ def test_listings_respect_the_budget_and_count_honestly(
     tmp_path: Path, indexes: list[WorkspaceIndex]
 ) -> None:
     main = "import lib\n\nvalue = lib.<|>\n"
-    root = write_tree(tmp_path, {"lib.py": MANY, "main.py": main})
+    root = write_tree(tmp_path, {"lib.py": MANY, "main.py": main}, leave_out=CURSOR)
     index = indexed(root, indexes)
     for budget in (0, 20, 60, 150, 400):
         snippets = at_cursor(index, root / "main.py", main, budget=budget)
@@ -227,6 +206,7 @@ def test_a_required_module_is_its_namesake_definition(
             "module.exports = gatherDepSet\n",
             "optional-set.js": optional,
         },
+        leave_out=CURSOR,
     )
     index = indexed(root, indexes)
     found = texts(at_cursor(index, root / "optional-set.js", optional))
@@ -245,6 +225,7 @@ def test_a_class_imported_but_not_used_yet_comes_with_its_header_first(
             + methods,
             "main.py": main,
         },
+        leave_out=CURSOR,
     )
     index = indexed(root, indexes)
     tight = texts(at_cursor(index, root / "main.py", main, budget=40))["errors.py"]

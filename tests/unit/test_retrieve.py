@@ -16,6 +16,7 @@ from sc2_lsp.context.index import WorkspaceIndex
 from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.retrieve import ContextRequest, Snippet, gather
 from sc2_lsp.context.settings import RepoContextSettings
+from tests.workspaces import indexed, write_tree
 
 PROJECTS = Path(__file__).resolve().parents[1] / "data" / "projects"
 FAKE_KEY = "AKIAFAKEFAKEFAKEFAKE"
@@ -23,30 +24,6 @@ FAKE_KEY = "AKIAFAKEFAKEFAKEFAKE"
 
 def count_tokens(text: str) -> int:
     return len(text) // 3 + 1
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root.resolve()
-
-
-@pytest.fixture
-def indexes() -> Iterator[list[WorkspaceIndex]]:
-    opened: list[WorkspaceIndex] = []
-    yield opened
-    for index in opened:
-        index.close()
-
-
-def indexed(root: Path, opened: list[WorkspaceIndex], **overrides: object) -> WorkspaceIndex:
-    index = WorkspaceIndex([root], RepoContextSettings(**overrides))  # type: ignore[arg-type]
-    opened.append(index)
-    index.start()
-    assert index.wait_ready(30)
-    return index
 
 
 def request_at(

@@ -3,47 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-
-import pytest
 
 from sc2_lsp.context.index import WorkspaceIndex
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.workspace import Workspace
+from tests.workspaces import indexed, write_tree
 
 FAKE_KEY = "AKIAFAKEFAKEFAKEFAKE"
 
 
-def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
-    for relative, content in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
-    return root.resolve()
-
-
 def walked(workspace: Workspace) -> set[str]:
     return {path.relative_to(workspace.roots[0]).as_posix() for path in workspace.walk()}
-
-
-@pytest.fixture
-def indexes() -> Iterator[list[WorkspaceIndex]]:
-    opened: list[WorkspaceIndex] = []
-    yield opened
-    for index in opened:
-        index.close()
-
-
-def indexed(root: Path, opened: list[WorkspaceIndex], **overrides: object) -> WorkspaceIndex:
-    index = WorkspaceIndex([root], RepoContextSettings(**overrides))  # type: ignore[arg-type]
-    opened.append(index)
-    index.start()
-    assert index.wait_ready(30)
-    return index
 
 
 def indexed_paths(index: WorkspaceIndex, root: Path) -> set[str]:
