@@ -1204,28 +1204,21 @@ def ours_in_process(
         repository.close()
 
 
-def server_tokenizer(vocab: Path) -> tuple[Any, Tokenizer]:
-    """The tokenizer the way the server holds it: from a fully loaded model.
+def server_tokenizer(vocab: Path) -> Tokenizer:
+    """The tokenizer the way the server holds it: the vocabulary of the model it runs.
 
-    `sc2-lsp prompt` reads the vocabulary alone, and llama.cpp then reports no training context,
-    which makes every tokenize call run twice; the server loads the whole model.  A tiny
-    StarCoder2 with the real vocabulary (written by tests/gguf_factory) gives the server's
-    tokenizer, token for token, at the server's speed.
+    The real vocabulary in a tiny StarCoder2 written by tests/gguf_factory, read vocab-only, as
+    the language server reads its model's (the weights live in the engine process).
     """
     sys.path.insert(0, str(ROOT / "tests"))
     import gguf_factory
 
-    from sc2_lsp.engine import LoadOptions
-    from sc2_lsp.engine.worker import EngineWorker
+    from sc2_lsp.engine.llama import Tokenizer
 
     model = WORK / "starcoder2-vocab-tiny.gguf"
     if not model.exists():
         gguf_factory.write_starcoder2(model, vocab=gguf_factory.load_vocab(vocab))
-    worker = EngineWorker()
-    worker.load(LoadOptions(model, n_ctx=512, n_threads=1, n_gpu_layers=0)).result()
-    tokenizer = worker.tokenizer
-    assert tokenizer is not None
-    return worker, tokenizer
+    return Tokenizer.load(model)
 
 
 # ------------------------------------------------------------------------------ driver
@@ -1562,7 +1555,7 @@ def main(argv: list[str] | None = None) -> int:
     budgets = list(args.budgets)
     gather_budget = 2048 if 2048 in budgets else budgets[0]
     # Token for token the vocabulary-only tokenizer of `sc2-lsp prompt`, at the server's speed.
-    worker, server = server_tokenizer(args.vocab)
+    server = server_tokenizer(args.vocab)
     template = server.template("auto")
     cached = CachedTokenizer(server)
     runs = []
@@ -1594,14 +1587,11 @@ def main(argv: list[str] | None = None) -> int:
         for run, r, budget, future in futures:
             take_cli(run, r, budget, future.result(), cached.count)
         log(f"{len(futures)} CLI runs done")
-    try:
-        prompter = Prompter(server, template, args.vocab, gather_budget)
-        counter = _cached(server.count)
-        for run in runs:
-            measure(run, prompter, counter)
-            log(f"{run.project.name}: latency and index measured")
-    finally:
-        worker.close()
+    prompter = Prompter(server, template, args.vocab, gather_budget)
+    counter = _cached(server.count)
+    for run in runs:
+        measure(run, prompter, counter)
+        log(f"{run.project.name}: latency and index measured")
     results = [project_report(run, gather_budget) for run in runs]
     overall_recall = {
         method: {

@@ -21,12 +21,12 @@ from typing import Any
 
 from sc2_lsp import __version__, models
 from sc2_lsp.completer import Completer
-from sc2_lsp.config import Settings, resolve
+from sc2_lsp.config import Settings, load_options, resolve
 from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.syntax import language_for
 from sc2_lsp.documents import Snapshot, cursor_at
-from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
-from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.engine import EngineError
+from sc2_lsp.engine.supervisor import SupervisedEngine
 from sc2_lsp.prompting import Prepared, Request, prepare
 from sc2_lsp.repository import RepositoryContext
 
@@ -129,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(doctor)
     doctor.add_argument("--no-probe", action="store_true", help="skip the speed probe")
+    doctor.add_argument(
+        "--forget-fallback",
+        action="store_true",
+        help="forget the fallback remembered after a llama.cpp crash with this model",
+    )
     doctor.set_defaults(handler=run_doctor)
     return parser
 
@@ -195,7 +200,7 @@ def serve(args: argparse.Namespace) -> int:
             server.start_io(stdin=sys.stdin.buffer, stdout=protocol_out)
     finally:
         server.repository.close()
-        server.worker.close()
+        server.engine.close()
     return server.exit_code
 
 
@@ -317,27 +322,22 @@ def run_complete(args: argparse.Namespace) -> int:
     settings = _settings(args)
     request = _request(args.file, args.line, args.col, args.workspace)
     repository = _repository(args, settings)
-    worker = EngineWorker()
+    engine = SupervisedEngine(on_event=lambda event: print(event.message, file=sys.stderr))
     try:
-        model = settings.model
-        options = LoadOptions(
-            models.resolve(model.path),
-            model.n_ctx,
-            model.n_threads,
-            model.n_gpu_layers,
-            model.template,
-        )
-        info = worker.load(options).result()
-        for warning in info.warnings:
+        info = engine.load(load_options(settings.model, models.resolve(settings.model.path)))
+        for warning in info.result().warnings:
             print(f"sc2-lsp: {warning}", file=sys.stderr)
         provider = repository.provide if repository else None
         if repository is not None and request.snapshot.path is not None:
             repository.opened(
                 request.snapshot.path, request.snapshot.text, request.snapshot.language_id
             )
-        suggestion = asyncio.run(Completer(worker, provider).complete(request, settings))
+        completer = Completer(engine, provider)
+        suggestion = asyncio.run(completer.complete(request, settings))
+        if suggestion is None and engine.health.restarts and _wait_ready(engine):
+            suggestion = asyncio.run(completer.complete(request, settings))  # once, after a crash
     finally:
-        worker.close()
+        engine.close()
         if repository is not None:
             repository.close()
     if args.json:
@@ -351,12 +351,20 @@ def run_complete(args: argparse.Namespace) -> int:
                 "stopReason": generation.stop_reason,
                 "promptMs": round(generation.prompt_seconds * 1000, 1),
                 "generateMs": round(generation.generate_seconds * 1000, 1),
-                "loadMs": round(info.load_seconds * 1000, 1),
+                "loadMs": round(info.result().load_seconds * 1000, 1),
             }
         print(json.dumps(payload))
     elif suggestion:
         print(suggestion.text)
     return 0
+
+
+def _wait_ready(engine: SupervisedEngine, timeout: float = 120.0) -> bool:
+    """After a crash: wait for the restarted engine (True) or for the supervisor to give up."""
+    deadline = time.monotonic() + timeout
+    while engine.health.state in ("restarting", "loading") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return engine.ready
 
 
 # -- models -------------------------------------------------------------------------------
@@ -385,68 +393,19 @@ def run_model_rm(args: argparse.Namespace) -> int:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    from sc2_lsp.engine import llama as engine
+    from sc2_lsp import doctor
 
     settings = _settings(args)
-    print(f"sc2-lsp {__version__}, llama-cpp-python {engine.llama_cpp_version()}")
-    print(f"llama.cpp system info: {engine.system_info()}")
-    offload = engine.gpu_offload_supported()
-    print(f"GPU offload: {'available' if offload else 'not in this build'}")
-    if not offload:
-        print(
-            '  for a GPU build: CMAKE_ARGS="-DGGML_CUDA=on" (NVIDIA) or "-DGGML_METAL=on" (Apple) '
-            "pip install --force-reinstall --no-cache-dir llama-cpp-python"
-        )
-    try:
-        path = models.resolve(settings.model.path)
-        info = models.validate(path)
-    except models.ModelError as error:
-        print(f"model: {error}")
-        return 1
-    print(
-        f"model: {path} ({info.size_bytes / 1e9:.2f} GB, {info.architecture}, "
-        f"pre-tokenizer {info.tokenizer_pre or 'missing'})"
-    )
-    print(f"FIM tokens: {json.dumps(info.fim_ids, ensure_ascii=False)}")
-    for warning in info.warnings:
-        print(f"warning: {warning}")
-    if args.no_probe:
+    if args.forget_fallback:
+        print(doctor.forget_fallback(settings.model))
         return 0
-    model = settings.model
-    worker = EngineWorker()
-    try:
-        loaded = worker.load(
-            LoadOptions(path, model.n_ctx, model.n_threads, model.n_gpu_layers, model.template)
-        ).result()
-        print(
-            f"loaded in {loaded.load_seconds:.2f}s; template {loaded.template.name}; "
-            f"GPU layers {loaded.n_gpu_layers}; n_ctx {loaded.n_ctx}"
-        )
-        _speed_probe(worker)
-    finally:
-        worker.close()
-    return 0
-
-
-def _speed_probe(worker: Any) -> None:
-    tokenizer = worker.tokenizer
-    text = (
-        "def fibonacci(n):\n    if n < 2:\n        return n\n"
-        "    return fibonacci(n - 1) + fibonacci(n - 2)\n"
-    ) * 8
-    prompt = tokenizer.tokenize(text)[:256]
-    params = GenerationParams(max_tokens=32, temperature=0.0)
-    started = time.monotonic()
-    generation = worker.generate(prompt, params, CancelToken()).result()
-    elapsed = time.monotonic() - started
-    prompt_rate = len(prompt) / max(generation.prompt_seconds, 1e-9)
-    generated = max(len(generation.tokens) - 1, 1)
-    generate_rate = generated / max(generation.generate_seconds, 1e-9)
-    print(
-        f"speed: prompt {prompt_rate:.1f} tok/s ({len(prompt)} tokens), "
-        f"generation {generate_rate:.1f} tok/s ({len(generation.tokens)} tokens), "
-        f"{elapsed:.2f}s total"
-    )
+    status = 0
+    for line in doctor.report(settings.model, probe=not args.no_probe):
+        if isinstance(line, int):
+            status = line
+        else:
+            print(line, flush=True)
+    return status
 
 
 if __name__ == "__main__":

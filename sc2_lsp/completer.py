@@ -18,9 +18,7 @@ from typing import Literal
 from sc2_lsp import postprocess
 from sc2_lsp.config import Settings
 from sc2_lsp.context import syntax
-from sc2_lsp.engine import CancelToken, Generation
-from sc2_lsp.engine.llama import Tokenizer
-from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.engine import CancelToken, Engine, Generation, Tokenizer
 from sc2_lsp.prompting import (
     MIN_PROMPT_TOKENS,
     ContextProvider,
@@ -107,9 +105,9 @@ class Stats:
 
 @dataclass
 class Completer:
-    """Runs completions against one EngineWorker; the newest request per document wins."""
+    """Runs completions against one `Engine`; the newest request per document wins."""
 
-    worker: EngineWorker
+    engine: Engine
     context_provider: ContextProvider | None = None
     stats: Stats = field(default_factory=Stats)
     cache: SuggestionCache = field(default_factory=SuggestionCache)
@@ -141,8 +139,7 @@ class Completer:
 
     def prepare(self, request: Request, settings: Settings) -> Prepared | None:
         """The prompt for `request`, shrunk when it would take longer than `maxPromptMs`."""
-        model = self.worker.model
-        if model is None:
+        if not self.engine.ready:
             return None
         uri, text = request.snapshot.uri, request.snapshot.text
         window = self._windows.get(uri)
@@ -162,24 +159,24 @@ class Completer:
         self, request: Request, settings: Settings
     ) -> tuple[Prepared | None, bool]:
         """The prompt, and whether it had to be shrunk to fit `maxPromptMs`."""
-        model = self.worker.model
-        if model is None:
+        tokenizer, info = self.engine.tokenizer, self.engine.info
+        if tokenizer is None or info is None:
             return None, False
         build = partial(
             prepare,
             request,
             settings,
-            model.tokenizer,
-            model.info.template,
-            model.info.n_ctx,
-            self.counter(model.tokenizer),
+            tokenizer,
+            info.template,
+            info.n_ctx,
+            self.counter(tokenizer),
         )
         prepared = build(self.context_provider)
         budget_ms = settings.completion.max_prompt_ms
         if prepared is None or not budget_ms or self.prompt_speed is None:
             return prepared, False
         affordable = int(self.prompt_speed * budget_ms / 1000)
-        cached = model.cached_tokens()
+        cached = self.engine.cached_tokens()
         if new_tokens(cached, prepared.prompt.tokens) <= affordable:
             return prepared, False
         # Over budget: repository context goes first, then the window shrinks to what fits.
@@ -222,7 +219,7 @@ class Completer:
                 wait = delay / 1000 - (time.monotonic() - started)
                 if wait > 0 and request.trigger == "automatic":
                     await asyncio.sleep(wait)
-                if token.cancelled or self.worker.model is None:
+                if token.cancelled or not self.engine.ready:
                     self.stats.cancelled += token.cancelled
                     return None
                 found = await self._generate(request, settings, token, prepared=prepared)
@@ -252,7 +249,7 @@ class Completer:
             return None
         if not speculative:
             self.last_prompt = prepared.prompt.render()
-        future = self.worker.generate(
+        future = self.engine.generate(
             prepared.prompt.tokens,
             prepared.params,
             token,
@@ -264,6 +261,8 @@ class Completer:
             token.cancel()
             self.stats.cancelled += 1
             raise
+        if generation.stop_reason == "unavailable":
+            return None  # the engine is restarting or gone; the supervisor tells the user
         self._record(generation)
         if generation.stop_reason == "cancelled":
             self.stats.cancelled += 1

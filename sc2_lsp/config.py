@@ -14,9 +14,11 @@ import re
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from sc2_lsp.context.settings import RepoContextSettings
+from sc2_lsp.engine import SAFEST, LoadOptions
 
 SECTION = "sc2"
 
@@ -39,6 +41,12 @@ class ModelSettings:
     """Layers to offload; -1 offloads all when this llama.cpp build has a GPU backend, else 0."""
     template: str = "auto"
     """FIM template: "auto" (detected from the vocabulary) or a template name."""
+    safe_mode: Literal["auto", "on", "off"] = "auto"
+    """Known llama.cpp faults: "auto" avoids them (AMX on affected weights, a GPU that fails)
+    and remembers what worked; "on" always runs plain CPU kernels (no AMX, no weight repacking,
+    no GPU); "off" never changes what was asked."""
+    watchdog_seconds: float = field(default=30.0, metadata=_range(0, 3600))
+    """Restart the model process when llama.cpp shows no progress for this long; 0 = never."""
 
 
 @dataclass(frozen=True)
@@ -213,3 +221,17 @@ def _json_type(value: object) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return "a number"
     return names.get(type(value), type(value).__name__)
+
+
+def load_options(model: ModelSettings, path: Path) -> LoadOptions:
+    """How the engine should load the model file at `path` under these settings."""
+    options = LoadOptions(
+        path,
+        n_ctx=model.n_ctx,
+        n_threads=model.n_threads,
+        n_gpu_layers=model.n_gpu_layers,
+        template=model.template,
+        fallbacks=model.safe_mode == "auto",
+        watchdog_s=model.watchdog_seconds,
+    )
+    return dataclasses.replace(options, safety=SAFEST) if model.safe_mode == "on" else options

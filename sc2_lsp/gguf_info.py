@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import mmap
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gguf import GGML_QUANT_SIZES, GGUF_MAGIC, GGMLQuantizationType, GGUFValueType, Keys
@@ -107,6 +107,8 @@ class GgufInfo:
     fim_ids: dict[str, int]
     special_ids: dict[str, int]  # tokenizer.ggml.<name>_token_id keys, e.g. {"eos": 0}
     warnings: tuple[str, ...]
+    weight_types: frozenset[str] = frozenset()
+    """ggml type names of the tensors, e.g. {"Q4_K", "Q6_K", "F32"}."""
 
     @property
     def fim_family(self) -> str | None:
@@ -142,6 +144,7 @@ class _Header:
     fim_ids: dict[str, int]
     n_tensors: int
     needed_bytes: int  # file size the tensor table implies
+    weight_types: set[str] = field(default_factory=set)  # ggml type names of the tensors
 
 
 class _Parser:
@@ -265,9 +268,11 @@ def _parse(buf: mmap.mmap) -> _Header:
         dims = [p.read_u64() for _ in range(n_dims)]
         ggml_type, offset = p.read_u32(), p.read_u64()
         try:
-            block, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
+            quant = GGMLQuantizationType(ggml_type)
+            block, type_size = GGML_QUANT_SIZES[quant]
         except (ValueError, KeyError):
             continue  # a type newer than our gguf package; llama.cpp will judge it
+        header.weight_types.add(quant.name)
         extents.append(offset + math.prod(dims) // block * type_size)
     if extents:
         alignment = header.kv.get(Keys.General.ALIGNMENT, 32)
@@ -371,6 +376,7 @@ def _make_info(path: Path, size: int, h: _Header) -> GgufInfo:
         fim_ids=h.fim_ids,
         special_ids=special_ids,
         warnings=(),
+        weight_types=frozenset(h.weight_types),
     )
     return replace(info, warnings=_warnings(info, h))
 

@@ -19,8 +19,7 @@ from sc2_lsp import postprocess
 from sc2_lsp.config import Settings
 from sc2_lsp.context import syntax
 from sc2_lsp.documents import Cursor, Snapshot
-from sc2_lsp.engine import GenerationParams
-from sc2_lsp.engine.llama import Tokenizer, common_prefix
+from sc2_lsp.engine import GenerationParams, Tokenizer, common_prefix
 from sc2_lsp.prompt import ContextFile, FimInput, Prompt, Tokenize, build, fim_window
 from sc2_lsp.prompt.templates import BoundTemplate
 

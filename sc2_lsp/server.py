@@ -29,9 +29,9 @@ from pygls.workspace import TextDocument
 
 from sc2_lsp import __version__, documents, models
 from sc2_lsp.completer import Completer, Suggestion
-from sc2_lsp.config import SECTION, Settings, resolve
-from sc2_lsp.engine import EngineError, LoadOptions, ModelInfo
-from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.config import SECTION, Settings, load_options, resolve
+from sc2_lsp.engine import EngineError, ModelInfo
+from sc2_lsp.engine.supervisor import EngineEvent, SupervisedEngine
 from sc2_lsp.prompting import Request, Trigger
 from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol, Sc2Workspace
 from sc2_lsp.repository import RepositoryContext
@@ -46,11 +46,12 @@ class Sc2Server(LanguageServer):
         self.init_layer: object = None
         self.client_layer: object = None
         self.settings = Settings()
-        self.worker = EngineWorker()
+        self.engine = SupervisedEngine(on_event=self._engine_event)
         self.repository = RepositoryContext()
-        self.completer = Completer(self.worker, context_provider=self.repository.provide)
-        self.model_state = "not loaded"
+        self.completer = Completer(self.engine, context_provider=self.repository.provide)
         self.model_error: str | None = None
+        self._resolving = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._loaded_with: object = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.exit_code = 0
@@ -153,10 +154,22 @@ class Sc2Server(LanguageServer):
     def client_capabilities(self) -> types.ClientCapabilities:
         return self.protocol.client_capabilities
 
+    @property
+    def model_state(self) -> str:
+        """ "not loaded", "loading", "ready", "restarting" (after an engine crash) or "failed"."""
+        state = self.engine.health.state
+        if self._resolving:
+            return "loading"
+        if self.model_error is not None and state in ("idle", "failed"):
+            return "failed"
+        return {"idle": "not loaded", "closed": "not loaded"}.get(state, state)
+
     def status(self, index_details: bool = True) -> dict[str, Any]:
         """What editors show in a status bar: model state, activity, counters, last latency."""
-        info = self.worker.info
+        info = self.engine.info
         stats = self.completer.stats
+        health = self.engine.health
+        fallback = health.fallback
         return {
             "version": __version__,
             "model": {
@@ -165,6 +178,15 @@ class Sc2Server(LanguageServer):
                 "path": str(info.path) if info else None,
                 "template": info.template.name if info else None,
                 "nGpuLayers": info.n_gpu_layers if info else None,
+            },
+            "engine": {
+                "pid": health.pid,
+                "restarts": health.restarts,
+                "lastCause": health.last_cause,
+                "lastOutput": list(health.last_output),
+                "fallback": {"safety": fallback.safety.describe(), "reason": fallback.reason}
+                if fallback
+                else None,
             },
             "generating": self.completer.busy,
             "requests": stats.requests,
@@ -188,21 +210,23 @@ class Sc2Server(LanguageServer):
     async def load_model(self) -> None:
         wanted = self.settings.model
         self._loaded_with = wanted
-        self.model_state, self.model_error = "loading", None
+        self._loop = asyncio.get_running_loop()
+        self.model_error, self._resolving = None, True
         self.publish_status()
         progress = await self._begin_progress("sc2-lsp", "loading model")
-        # The old model's generation would hold the engine thread (and then fill the cache).
+        # The old model's generation would hold the engine (and then fill the cache).
         self.completer.cancel_speculation()
-        self.worker.cancel_running()
+        self.engine.cancel_running()
         try:
             path = await asyncio.to_thread(models.resolve, wanted.path)
-            options = LoadOptions(
-                path, wanted.n_ctx, wanted.n_threads, wanted.n_gpu_layers, wanted.template
-            )
-            info: ModelInfo = await asyncio.wrap_future(self.worker.load(options))
+            loading = self.engine.load(load_options(wanted, path))
+            self._resolving = False
+            self.publish_status()
+            info: ModelInfo = await asyncio.wrap_future(loading)
         except (models.ModelError, EngineError) as error:
             if self._loaded_with is wanted:
-                self.model_state, self.model_error = "failed", str(error)
+                self._resolving = False
+                self.model_error = str(error)
                 self.publish_status()
                 self.show(f"sc2-lsp: {error}", types.MessageType.Error)
             self._end_progress(progress, "model not loaded")
@@ -210,20 +234,36 @@ class Sc2Server(LanguageServer):
         if self._loaded_with is not wanted:
             return
         self.completer.cache.clear()  # suggestions that finished on the old model
-        self.model_state = "ready"
         self.publish_status()
         for warning in info.warnings:
             self.show(f"sc2-lsp: {warning}", types.MessageType.Warning)
         log.info(
-            "model ready: %s (%s, template %s, n_ctx %d, gpu layers %d) in %.1fs",
+            "model ready: %s (%s, template %s, n_ctx %d, gpu layers %d, fallback: %s) in %.1fs",
             info.path.name,
             info.architecture,
             info.template.name,
             info.n_ctx,
             info.n_gpu_layers,
+            info.safety.describe(),
             info.load_seconds,
         )
         self._end_progress(progress, f"{info.path.name} ready")
+
+    def _engine_event(self, event: EngineEvent) -> None:
+        """From the engine's thread: hand the event to the event loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            log.warning("%s", event.message)
+            return
+        loop.call_soon_threadsafe(self._engine_event_on_loop, event)
+
+    def _engine_event_on_loop(self, event: EngineEvent) -> None:
+        if event.kind == "ready":
+            log.info("%s", event.message)
+        else:
+            kind = types.MessageType.Warning if event.kind == "crashed" else types.MessageType.Error
+            self.show(event.message, kind)
+        self.publish_status()
 
     async def _begin_progress(self, title: str, message: str) -> str | None:
         window = self.client_capabilities.window
@@ -466,6 +506,6 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: Sc2Server, *args: Any) -> None:
         ls.repository.close()
-        ls.worker.close()
+        ls.engine.close()
 
     return server

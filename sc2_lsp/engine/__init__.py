@@ -1,27 +1,68 @@
-"""The engine: one model, owned by one thread, generating token by token with a cooperative stop.
+"""The engine interface: what the core asks of a model, typed, with no LSP and no llama.cpp in it.
 
-This package never sees LSP types. `EngineWorker` runs every llama.cpp call (load, generate,
-reload) on its single thread, in submission order, and hands results back as futures. A
-generation stops within one token when its cancel event is set, its time budget is spent, a
-stop token id comes out, or the caller's `should_stop` says the text is complete.
+`Tokenizer` turns text into token ids; `Engine` loads a model and generates after a prompt of
+ids, streaming tokens, stopping within one token when its `CancelToken` is set, its time budget
+is spent, a stop id comes out, or the caller's `should_stop` says the text is complete. The
+core (`completer`, `prompting`, the CLI) sees only these protocols and the plain records below;
+`engine.supervisor.SupervisedEngine` is the product's implementation (the model in a child
+process), and tests inject their own.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from sc2_lsp.prompt.templates import BoundTemplate
 
 StopReason = Literal[
-    "stop_token", "max_tokens", "callback", "cancelled", "time_budget", "context_full"
+    "stop_token",
+    "max_tokens",
+    "callback",
+    "cancelled",
+    "time_budget",
+    "context_full",
+    "unavailable",
 ]
+"""Why a generation ended; "unavailable": no engine could run it (loading, restarting, failed)."""
 
 
 class EngineError(Exception):
     """The model could not be loaded or run; the message is meant for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    """llama.cpp features turned off to get around a known fault (see `engine.faults`)."""
+
+    amx: bool = True
+    """Intel AMX kernels for the weights (llama.cpp #20824: they crash on common quant types)."""
+    extra_buffers: bool = True
+    """CPU weight repacking and accelerator buffers (`use_extra_bufts`); off also drops AMX."""
+    max_gpu_layers: int | None = None
+    """A cap on offloaded layers, after a GPU failed to initialise or ran out of memory."""
+
+    def describe(self) -> str:
+        parts = []
+        if not self.extra_buffers:
+            parts.append("no extra CPU buffers (no AMX, no weight repacking)")
+        elif not self.amx:
+            parts.append("AMX off")
+        if self.max_gpu_layers is not None:
+            parts.append(
+                "CPU only"
+                if self.max_gpu_layers == 0
+                else f"at most {self.max_gpu_layers} GPU layers"
+            )
+        return ", ".join(parts) or "none"
+
+
+SAFEST = Safety(amx=False, extra_buffers=False, max_gpu_layers=0)
+"""What `model.safeMode: "on"` loads with: plain CPU kernels only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +72,12 @@ class LoadOptions:
     n_threads: int = 0
     n_gpu_layers: int = -1
     template: str = "auto"
+    safety: Safety = field(default_factory=Safety)
+    """What to turn off from the start; the supervisor may turn off more after a fault."""
+    fallbacks: bool = True
+    """Avoid known faults before they happen, after a crash, and remember what worked."""
+    watchdog_s: float = 30.0
+    """Kill and restart an engine that shows no progress for this long (0: never)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +92,9 @@ class ModelInfo:
     gpu_offload_supported: bool
     load_seconds: float
     warnings: tuple[str, ...] = ()
+    weight_buffers: tuple[str, ...] = ()
+    """llama.cpp's buffer types holding the weights, e.g. ("CPU_REPACK", "CPU_Mapped")."""
+    safety: Safety = field(default_factory=Safety)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +105,7 @@ class GenerationParams:
     top_p: float = 0.95
     stop_ids: frozenset[int] = frozenset()
     time_budget_s: float | None = None
-    """Once spent, generation stops at the next line end (or at once if `hard_deadline`)."""
+    """Once spent, generation stops at the next line end; at twice the budget, at once."""
     seed: int = 0
     reuse_chunk_min: int = 16
     """Reuse the KV of cached chunks of at least this many tokens that reappear later in the
@@ -78,15 +128,114 @@ class Generation:
         return self.n_prompt - self.n_reused
 
 
-@dataclass(slots=True)
 class CancelToken:
-    """Set by whoever no longer wants the result; polled by the engine between tokens."""
+    """Set by whoever no longer wants the result; the engine polls it between tokens.
 
-    event: threading.Event = field(default_factory=threading.Event)
+    Engines that run elsewhere (another process, another machine) register a callback to
+    forward the cancel the moment it happens instead of polling.
+    """
+
+    __slots__ = ("_callbacks", "_lock", "event")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
-        self.event.set()
+        with self._lock:
+            if self.event.is_set():
+                return
+            self.event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once when cancelled (at once if it already is)."""
+        with self._lock:
+            if not self.event.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
     @property
     def cancelled(self) -> bool:
         return self.event.is_set()
+
+
+def never_stop(_text: str) -> bool:
+    """The default `should_stop`: only the engine's own limits end a generation."""
+    return False
+
+
+ShouldStop = Callable[[str], bool]
+"""Called with the text so far after each token. Engines in another process need it to pickle
+(a module-level function, or a `functools.partial` of one)."""
+
+TokenSink = Callable[[int], None]
+"""Receives each generated token as it comes (streaming)."""
+
+
+class Tokenizer(Protocol):
+    """A model's vocabulary: text ↔ token ids and its special tokens."""
+
+    n_vocab: int
+    bos_id: int | None
+    eog_ids: frozenset[int]
+
+    def tokenize(self, text: str) -> list[int]: ...
+
+    def count(self, text: str) -> int: ...
+
+    def piece(self, token: int) -> bytes: ...
+
+    def token_text(self, token: int) -> str: ...
+
+    def single_token(self, text: str) -> int | None: ...
+
+
+class Engine(Protocol):
+    """A model to generate with. Jobs run one at a time, in submission order."""
+
+    @property
+    def ready(self) -> bool:
+        """A model is loaded and can take generations now."""
+        ...
+
+    @property
+    def info(self) -> ModelInfo | None: ...
+
+    @property
+    def tokenizer(self) -> Tokenizer | None: ...
+
+    def cached_tokens(self) -> Sequence[int]:
+        """The token ids whose KV the engine holds (what the next prompt can reuse)."""
+        ...
+
+    def load(self, options: LoadOptions) -> Future[ModelInfo]:
+        """Replace the current model (if any) with the one `options` describe."""
+        ...
+
+    def generate(
+        self,
+        prompt: Sequence[int],
+        params: GenerationParams,
+        cancel: CancelToken,
+        should_stop: ShouldStop = never_stop,
+        on_token: TokenSink | None = None,
+    ) -> Future[Generation]: ...
+
+    def cancel_running(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
+    """How many leading tokens two sequences share."""
+    count = 0
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count

@@ -1,18 +1,24 @@
 """llama.cpp through llama-cpp-python: the only module that imports `llama_cpp`.
 
-`Tokenizer` loads just the vocabulary (fast, no weights) and is safe to use from any thread;
-`LlamaModel` owns one long-lived `Llama` (one context, reused across requests so the KV cache
-of a shared prompt prefix is kept) and must only be driven from the engine thread.
+`Tokenizer` loads just the vocabulary (fast, no weights), owns it, and is what the language
+server process keeps. `LlamaModel` owns one long-lived `Llama` (one context, reused across
+requests so the KV cache of a shared prompt prefix is kept); it lives in the engine process
+(`engine.host`) and is driven from one thread there.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import ctypes
 import functools
 import logging
 import os
+import re
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +29,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import llama_cpp
 from llama_cpp import _internals
+from llama_cpp import llama_cpp as _bindings
 
 from sc2_lsp.engine import (
     CancelToken,
@@ -31,6 +38,11 @@ from sc2_lsp.engine import (
     GenerationParams,
     LoadOptions,
     ModelInfo,
+    Safety,
+    ShouldStop,
+    TokenSink,
+    common_prefix,
+    never_stop,
 )
 from sc2_lsp.prompt.templates import BoundTemplate, detect
 
@@ -145,35 +157,125 @@ class Tokenizer:
             raise EngineError(str(error)) from error
 
 
-class LlamaModel:
-    """One loaded GGUF and its long-lived context. Engine thread only."""
+_LOG_LEVELS = {3: logging.WARNING, 4: logging.ERROR}  # ggml_log_level (ggml.h)
+_BUFFER_LINE = re.compile(r"(\S+) model buffer size")
+_LOG_CALLBACKS: list[Any] = []
 
-    def __init__(self, options: LoadOptions) -> None:
+
+class LlamaLog:
+    """llama.cpp's own log: warnings and errors to stderr, everything kept briefly.
+
+    The load log is where llama.cpp says which buffer types hold the weights ("AMX model
+    buffer size = …"), which is how a crash in the AMX kernels is told apart from others.
+    """
+
+    def __init__(self, keep: int = 400) -> None:
+        self.lines: deque[str] = deque(maxlen=keep)
+        self._partial = ""
+        self._level = 1
+
+        @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+        def callback(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+            self._level = self._level if level == 5 else level  # 5 continues the last line
+            chunk = self._partial + text.decode("utf-8", "replace")
+            *complete, self._partial = chunk.split("\n")
+            self.lines.extend(complete)
+            for line in complete:
+                # Buffer lines name where the weights went: the server needs them after a crash.
+                if self._level in _LOG_LEVELS or _BUFFER_LINE.search(line):
+                    sys.stderr.write(f"llama.cpp: {line}\n")
+
+        # llama.cpp keeps calling it until the process ends: the thunk must live as long.
+        _LOG_CALLBACKS.append(callback)
+        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+    def weight_buffers(self) -> tuple[str, ...]:
+        found = (_BUFFER_LINE.search(line) for line in self.lines)
+        return tuple(dict.fromkeys(match.group(1) for match in found if match))
+
+
+@contextlib.contextmanager
+def _model_params(safety: Safety, heartbeat: Callable[[], None]) -> Iterator[None]:
+    """Model parameters `Llama` has no argument for: extra buffer types and a load callback.
+
+    `Llama` builds its parameters from `llama_model_default_params()`; in the engine process
+    it is the only caller while the model loads, so that is where these are set.
+    """
+    original = _bindings.llama_model_default_params
+
+    @llama_cpp.llama_progress_callback  # type: ignore[untyped-decorator]
+    def progress(_progress: float, _user_data: ctypes.c_void_p) -> bool:
+        heartbeat()
+        return True
+
+    def params() -> Any:
+        result = original()
+        result.use_extra_bufts = safety.extra_buffers
+        result.progress_callback = progress
+        return result
+
+    _bindings.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        _bindings.llama_model_default_params = original
+
+
+def gpu_layers_for(requested: int, safety: Safety, offload: bool) -> tuple[int, list[str]]:
+    """The layer count to offload (-1 = all), and warnings about what was asked."""
+    warnings: list[str] = []
+    layers = requested
+    if layers < 0:
+        layers = -1 if offload else 0
+    elif layers > 0 and not offload:
+        warnings.append(
+            f"nGpuLayers={layers} asked for, but this llama.cpp build has no GPU backend; "
+            "running on the CPU (see `sc2-lsp doctor` for a CUDA/Metal build)"
+        )
+        layers = 0
+    cap = safety.max_gpu_layers
+    if cap is not None and (layers < 0 or layers > cap):
+        layers = cap
+    return layers, warnings
+
+
+class LlamaModel:
+    """One loaded GGUF and its long-lived context, driven from one thread.
+
+    `heartbeat` is called while llama.cpp works (per tensor while loading, per graph node
+    while evaluating), so a supervisor can tell a busy engine from a hung one.
+    """
+
+    def __init__(
+        self,
+        options: LoadOptions,
+        heartbeat: Callable[[], None] = lambda: None,
+        log: LlamaLog | None = None,
+    ) -> None:
         _check_file(options.path)
         started = time.monotonic()
         offload = gpu_offload_supported()
-        gpu_layers = options.n_gpu_layers
-        warnings: list[str] = []
-        if gpu_layers < 0:
-            gpu_layers = -1 if offload else 0
-        elif gpu_layers > 0 and not offload:
-            warnings.append(
-                f"nGpuLayers={gpu_layers} asked for, but this llama.cpp build has no GPU backend; "
-                "running on the CPU (see `sc2-lsp doctor` for a CUDA/Metal build)"
-            )
-            gpu_layers = 0
+        gpu_layers, warnings = gpu_layers_for(options.n_gpu_layers, options.safety, offload)
         self._abort = CancelToken()
-        self._abort_callback = llama_cpp.ggml_abort_callback(lambda _data: self._abort.cancelled)
+
+        def abort(_data: ctypes.c_void_p) -> bool:
+            heartbeat()
+            return self._abort.cancelled
+
+        self._abort_callback = llama_cpp.ggml_abort_callback(abort)
         try:
-            self.llama = llama_cpp.Llama(
-                model_path=str(options.path),
-                n_ctx=options.n_ctx,
-                n_batch=min(512, options.n_ctx),
-                n_threads=options.n_threads or _physical_cores(),
-                n_gpu_layers=gpu_layers,
-                verbose=False,
-                seed=0,
-            )
+            with _model_params(options.safety, heartbeat):
+                self.llama = llama_cpp.Llama(
+                    model_path=str(options.path),
+                    n_ctx=options.n_ctx,
+                    n_batch=min(512, options.n_ctx),
+                    n_threads=options.n_threads or _physical_cores(),
+                    n_gpu_layers=gpu_layers,
+                    # verbose=False would point fds 1 and 2 at /dev/null while loading, and hide
+                    # what llama.cpp prints when it aborts; `LlamaLog` filters its log instead.
+                    verbose=log is not None,
+                    seed=0,
+                )
         except Exception as error:
             raise EngineError(f"llama.cpp could not load {options.path}: {error}") from error
         llama_cpp.llama_set_abort_callback(self.llama._ctx.ctx, self._abort_callback, None)
@@ -196,6 +298,8 @@ class LlamaModel:
             gpu_offload_supported=offload,
             load_seconds=time.monotonic() - started,
             warnings=tuple(warnings),
+            weight_buffers=log.weight_buffers() if log else (),
+            safety=options.safety,
         )
 
     def close(self) -> None:
@@ -243,7 +347,8 @@ class LlamaModel:
         prompt: Sequence[int],
         params: GenerationParams,
         cancel: CancelToken,
-        should_stop: Callable[[str], bool] = lambda _text: False,
+        should_stop: ShouldStop = never_stop,
+        on_token: TokenSink | None = None,
     ) -> Generation:
         """Generate after `prompt`, reusing the KV cache of the longest common prefix."""
         result = Generation(n_prompt=len(prompt))
@@ -276,6 +381,8 @@ class LlamaModel:
                     result.stop_reason = "stop_token"
                     break
                 result.tokens.append(token)
+                if on_token is not None:
+                    on_token(token)
                 result.text += decoder.decode(self.tokenizer.piece(token))
                 if should_stop(result.text):
                     result.stop_reason = "callback"
@@ -313,16 +420,6 @@ def _match_length(left: Sequence[int], i: int, right: Sequence[int], j: int, rig
     ):
         length += 1
     return length
-
-
-def common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
-    """How many leading tokens two sequences share."""
-    count = 0
-    for a, b in zip(left, right, strict=False):
-        if a != b:
-            break
-        count += 1
-    return count
 
 
 def _physical_cores() -> int:

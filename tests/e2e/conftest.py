@@ -56,6 +56,7 @@ async def start_server(tmp_path: Path) -> AsyncIterator[Start]:
             "SC2_LSP_MODEL_DIR": str(tmp_path / "models"),
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
+            "SC2_LSP_STATE_DIR": str(tmp_path / "state"),
         }
         client = await ClientServerConfig(server_command=command, server_env=env).start()
         clients.append(client)

@@ -11,7 +11,7 @@ from sc2_lsp.completer import Completer
 from sc2_lsp.config import resolve
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import LoadOptions
-from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.engine.supervisor import SupervisedEngine
 from sc2_lsp.prompting import Request
 
 pytestmark = pytest.mark.model
@@ -26,7 +26,7 @@ def request_at(text: str, offset: int) -> Request:
 
 
 async def test_real_request_cancels_running_prefetch(slow_model_path: Path) -> None:
-    worker = EngineWorker()
+    worker = SupervisedEngine()
     worker.load(LoadOptions(slow_model_path, n_ctx=2048)).result()
     completer = Completer(worker)
     slow, _ = resolve(
@@ -53,7 +53,7 @@ async def test_real_request_cancels_running_prefetch(slow_model_path: Path) -> N
 
 
 def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(emit_model_factory) -> None:  # type: ignore[no-untyped-def]
-    worker = EngineWorker()
+    worker = SupervisedEngine()
     worker.load(LoadOptions(emit_model_factory("x"), n_ctx=4096)).result()
     try:
         completer = Completer(worker)
@@ -74,7 +74,7 @@ def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(emit_model_fact
 
 
 async def test_accepting_while_the_prefetch_runs_adopts_it(slow_model_path: Path) -> None:
-    worker = EngineWorker()
+    worker = SupervisedEngine()
     worker.load(LoadOptions(slow_model_path, n_ctx=2048)).result()
     completer = Completer(worker)
     settings, _ = resolve(
@@ -103,7 +103,7 @@ async def test_accepting_while_the_prefetch_runs_adopts_it(slow_model_path: Path
 async def test_a_prefetched_suggestion_shown_prefetches_its_own_continuation(
     emit_model_factory,  # type: ignore[no-untyped-def]
 ) -> None:
-    worker = EngineWorker()
+    worker = SupervisedEngine()
     worker.load(LoadOptions(emit_model_factory("x"), n_ctx=2048)).result()
     completer = Completer(worker)
     settings, _ = resolve({"completion": {"maxTokensLine": 3, "debounceMs": 0}})

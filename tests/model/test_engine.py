@@ -10,7 +10,7 @@ import pytest
 
 from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
 from sc2_lsp.engine.llama import LlamaModel, Tokenizer
-from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.engine.supervisor import SupervisedEngine
 from sc2_lsp.prompt import FimInput, build
 
 pytestmark = pytest.mark.model
@@ -156,7 +156,7 @@ def test_time_budget_ends_a_runaway_line(emit_model_factory: Callable[[str], Pat
 def test_worker_reports_bad_models_and_survives(
     tmp_path: Path, emit_model_factory: Callable[[str], Path]
 ) -> None:
-    worker = EngineWorker()
+    worker = SupervisedEngine()
     try:
         with pytest.raises(EngineError, match="not found"):
             worker.load(LoadOptions(tmp_path / "missing.gguf")).result()

@@ -227,7 +227,7 @@ def test_no_debounce_right_after_an_accept() -> None:
         return Request(Snapshot("file:///a.py", 1, "python", text), cursor_at(text, 0, len(text)))
 
     settings, _ = resolve({"completion": {"debounceMs": 40, "prefetch": False}})
-    completer = Completer(worker=None)  # type: ignore[arg-type]
+    completer = Completer(engine=None)  # type: ignore[arg-type]
     completer._remember(at("value = "), "compute(1)", "model", settings)
     assert completer._debounce_ms("file:///a.py", 0.0, settings, at("value = compute(1)")) == 0
     assert completer._debounce_ms("file:///a.py", 0.1, settings, at("value = comp")) == 100
@@ -239,7 +239,7 @@ def test_typing_rhythm_ignores_pauses() -> None:
     from sc2_lsp.config import resolve
 
     settings, _ = resolve({"completion": {"debounceMs": 0}})
-    completer = Completer(worker=None)  # type: ignore[arg-type]
+    completer = Completer(engine=None)  # type: ignore[arg-type]
     for step in range(6):
         delay = completer._debounce_ms("file:///a.py", step * 0.1, settings)
     assert round(delay) == 100
