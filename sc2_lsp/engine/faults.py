@@ -55,6 +55,8 @@ class Crash:
     output: tuple[str, ...] = ()
     hung: bool = False
     """It stopped answering and the watchdog killed it."""
+    error: str | None = None
+    """An unexpected error it reported before the server ended it (e.g. a MemoryError)."""
 
     @property
     def signal_name(self) -> str | None:
@@ -70,6 +72,8 @@ class Crash:
         where = _PHASE_WORDS[self.phase]
         if self.hung:
             return f"stopped answering {where}"
+        if self.error is not None:
+            return f"failed {where} ({self.error})"
         name = self.signal_name
         if name is not None:
             meaning = _SIGNAL_MEANINGS.get(name, "")
@@ -91,7 +95,8 @@ _SIGNAL_MEANINGS = {
 class Diagnosis:
     kind: Kind
     explanation: str
-    """Plain words for the user, e.g. "llama.cpp's AMX kernels crash on this CPU (#20824)"."""
+    """Plain words for the user, e.g. "llama.cpp's AMX kernels crash on this CPU (#20824)";
+    empty when the cause is not a known one."""
     safety: Safety | None
     """What to load with next time; None: no known way around it."""
 
@@ -156,7 +161,7 @@ def diagnose(
         return Diagnosis("memory", "it ran out of memory", None)
     if crash.hung:
         return Diagnosis("hang", "llama.cpp stopped making progress", None)
-    return Diagnosis("unknown", "no known cause", None)
+    return Diagnosis("unknown", "", None)
 
 
 def diagnose_load_error(

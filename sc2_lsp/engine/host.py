@@ -132,7 +132,8 @@ class Host:
             cached = model.cached_tokens()
         except Exception as error:
             log.exception("generation failed")
-            self.channel.send(Failed(job.job, f"{type(error).__name__}: {error}"))
+            detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            self.channel.send(Failed(job.job, detail))
             return
         finally:
             self.phase = "idle"
@@ -143,9 +144,9 @@ class Host:
     def _sink(self, job: Generate) -> TokenSink:
         def on_token(token: int) -> None:
             self.phase = "generate"
-            inject.at("generate")
             if job.stream:
                 self.channel.send(Token(job.job, token, time.monotonic()))
+            inject.at("generate")
 
         return on_token
 

@@ -55,6 +55,7 @@ from sc2_lsp.engine.wire import (
 log = logging.getLogger(__name__)
 
 OUTPUT_LINES = 60
+LINE_CHARS = 300
 PING_INTERVAL_S = 1.0
 
 
@@ -68,6 +69,10 @@ class EngineExited(EngineError):
 
 class EngineJobFailed(EngineError):
     """The engine raised an unexpected error in a job; it may no longer be sound."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"the model process failed: {detail}")
+        self.detail = detail
 
 
 @dataclass(slots=True)
@@ -160,7 +165,7 @@ class EngineProcess:
         cancel.on_cancel(lambda: self._send_quietly(Cancel(job.id)))
         result = self._wait(job)
         if isinstance(result, Failed):
-            raise EngineJobFailed(f"the model process failed: {result.message}")
+            raise EngineJobFailed(result.message)
         assert isinstance(result, Done)
         self._cached = result.cached
         elapsed = time.monotonic() - started
@@ -284,6 +289,6 @@ class EngineProcess:
         assert stream is not None
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
-            self.output.append(line)
+            self.output.append(line[:LINE_CHARS])
             log.debug("engine %s: %s", self.pid, line)
         stream.close()

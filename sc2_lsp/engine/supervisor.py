@@ -178,8 +178,9 @@ class SupervisedEngine:
         try:
             return process.generate(prompt, params, cancel, should_stop, on_token)
         except EngineJobFailed as error:
-            process.kill()
-            self._crashed(Crash("generate", None, (*process.output, str(error))), epoch)
+            process.kill()  # whatever went wrong in there may have left it unsound
+            output = (*process.output, error.detail)
+            self._crashed(Crash("generate", None, output, error=error.detail), epoch)
         except EngineExited as exited:
             self._crashed(exited.crash, epoch)
         finally:
@@ -258,7 +259,8 @@ class SupervisedEngine:
         now = time.monotonic()
         crashes = [t for t in self.health.crashes if now - t < self._crash_window_s] + [now]
         self.health.crashes = crashes
-        self.health.last_cause = f"{crash.describe()} ({step.explanation})"
+        because = f": {step.explanation}" if step.explanation else ""
+        self.health.last_cause = crash.describe() + because
         self.health.last_output = crash.output[-12:]
         if len(crashes) >= self._crash_limit:
             self._give_up(crash, len(crashes))
@@ -274,7 +276,7 @@ class SupervisedEngine:
         self.on_event(
             EngineEvent(
                 "crashed",
-                f"sc2-lsp: the model process {crash.describe()}: {step.explanation}. "
+                f"sc2-lsp: the model process {crash.describe()}{because}. "
                 f"Completions pause while sc2-lsp is {plan}.",
             )
         )

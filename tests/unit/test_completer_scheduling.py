@@ -1,0 +1,144 @@
+"""The completer's scheduling against an in-memory engine: supersede, debounce, the typed-ahead
+cache, prefetch and its adoption, cancellation, and an engine that is not there."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from sc2_lsp.completer import Completer
+from sc2_lsp.config import Settings, resolve
+from sc2_lsp.documents import Snapshot, cursor_at
+from sc2_lsp.prompting import Request
+from tests.fakes import ScriptedEngine, settle
+
+URI = "file:///w/a.py"
+
+
+def at(text: str, offset: int | None = None, trigger: str = "automatic") -> Request:
+    offset = len(text) if offset is None else offset
+    line = text.count("\n", 0, offset)
+    column = offset - (text.rfind("\n", 0, offset) + 1)
+    return Request(
+        Snapshot(URI, 1, "python", text), cursor_at(text, line, column, "utf-32"), trigger=trigger
+    )  # type: ignore[arg-type]
+
+
+def settings(**completion: object) -> Settings:
+    base = {"debounceMs": 0, "adaptiveDebounce": False, "prefetch": False, "maxTokensLine": 16}
+    resolved, errors = resolve({"completion": {**base, **completion}})
+    assert not errors
+    return resolved
+
+
+@pytest.fixture
+def engine() -> ScriptedEngine:
+    fake = ScriptedEngine(script=lambda prompt: "compute(1)\n")
+    yield fake  # type: ignore[misc]
+    fake.close()
+
+
+async def test_a_newer_request_supersedes_the_running_one(engine: ScriptedEngine) -> None:
+    engine.token_delay_s = 0.05
+    completer = Completer(engine)
+    first = asyncio.ensure_future(completer.complete(at("value = "), settings()))
+    while not engine.jobs:
+        await asyncio.sleep(0.005)
+    second = await completer.complete(at("value = c"), settings())
+    assert await first is None  # superseded: cancelled, not answered with stale text
+    assert second is not None and second.source == "model" and second.text == "compute(1)"
+    cancelled = engine.jobs[0].result
+    assert cancelled is not None and cancelled.stop_reason == "cancelled"
+    assert len(cancelled.tokens) <= 2  # stopped within a token or so of the newer request
+    assert completer.stats.cancelled == 1
+
+
+async def test_cancelling_the_request_task_stops_the_generation(engine: ScriptedEngine) -> None:
+    engine.token_delay_s = 0.05
+    completer = Completer(engine)
+    task = asyncio.ensure_future(completer.complete(at("value = "), settings()))
+    while not engine.jobs:
+        await asyncio.sleep(0.005)
+    task.cancel()  # what pygls does on $/cancelRequest
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    settle(engine)
+    assert engine.jobs[0].result is not None
+    assert engine.jobs[0].result.stop_reason == "cancelled"
+    assert not completer.busy
+
+
+async def test_typing_through_a_suggestion_is_answered_from_the_cache(
+    engine: ScriptedEngine,
+) -> None:
+    completer = Completer(engine)
+    shown = await completer.complete(at("value = "), settings())
+    assert shown is not None and shown.text == "compute(1)"
+    for typed in ("c", "co", "comp", "compute("):
+        hit = await completer.complete(at("value = " + typed), settings())
+        assert hit is not None and hit.source == "cache" and hit.text == "compute(1)"[len(typed) :]
+    assert len(engine.jobs) == 1  # no model call while typing through it
+
+
+async def test_the_accepted_state_is_prefetched_and_a_request_for_it_adopts_it(
+    engine: ScriptedEngine,
+) -> None:
+    engine.token_delay_s = 0.03
+    engine.script = lambda prompt: "next_line()\n" if "compute(1)" in prompt else "compute(1)\n"
+    completer = Completer(engine)
+    chosen = settings(prefetch=True)
+    shown = await completer.complete(at("value = "), chosen)
+    assert shown is not None and shown.text == "compute(1)"
+    while len(engine.jobs) < 2:  # the prefetch of "value = compute(1)" started
+        await asyncio.sleep(0.005)
+    accepted = await completer.complete(at("value = compute(1)"), chosen)
+    assert accepted is not None and accepted.source == "prefetch"
+    assert len(engine.jobs) == 2  # adopted: the running prefetch was not restarted
+    assert completer.stats.prefetch_hits == 1 and completer.stats.cancelled == 0
+
+
+async def test_a_real_request_cancels_speculation_at_once(engine: ScriptedEngine) -> None:
+    engine.token_delay_s = 0.05
+    completer = Completer(engine)
+    chosen = settings(prefetch=True)
+    await completer.complete(at("value = "), chosen)
+    while len(engine.jobs) < 2:
+        await asyncio.sleep(0.005)
+    started = time.monotonic()
+    other = await completer.complete(at("other = "), chosen)
+    assert other is not None and other.source == "model"
+    prefetch = engine.jobs[1].result
+    assert prefetch is not None and prefetch.stop_reason == "cancelled"
+    assert time.monotonic() - started < 0.05 * 12  # not after the prefetch ran to its end
+
+
+async def test_the_debounce_waits_for_a_steady_typist(engine: ScriptedEngine) -> None:
+    completer = Completer(engine)
+    steady = settings(debounceMs=30, adaptiveDebounce=True)
+    for index in range(5):
+        await completer.complete(at("value = " + "x" * index), steady)
+        await asyncio.sleep(0.12)
+    completer.model_ms = 1000.0  # slower than the typing: waiting saves work
+    started = time.monotonic()
+    await completer.complete(at("value = xxxxx"), steady)
+    waited = time.monotonic() - started
+    assert 0.1 <= waited < 0.5, waited  # about the typing rhythm, not the 30 ms base
+
+
+async def test_an_unavailable_engine_gets_an_empty_answer_at_once(engine: ScriptedEngine) -> None:
+    completer = Completer(engine)
+    engine.available = False
+    started = time.monotonic()
+    assert await completer.complete(at("value = "), settings()) is None
+    assert time.monotonic() - started < 0.05
+    assert engine.jobs == []
+
+
+async def test_the_prompt_is_fim_in_the_trained_layout(engine: ScriptedEngine) -> None:
+    completer = Completer(engine)
+    await completer.complete(at("value = \nnext = 2\n", 8, trigger="invoked"), settings())
+    assert engine.rendered(engine.jobs[0]).endswith(
+        "<fim_prefix>a.py\nvalue = <fim_suffix>\nnext = 2\n<fim_middle>"
+    )
