@@ -30,6 +30,7 @@ from sc2_lsp.prompting import (
     prepare,
 )
 from sc2_lsp.suggestions import AFTER_CHARS, BEFORE_CHARS, Origin, SuggestionCache, state_key
+from sc2_lsp.trace import NO_TRACE, Trace
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class Completer:
 
     engine: Engine
     context_provider: ContextProvider | None = None
+    trace: Trace = NO_TRACE
     stats: Stats = field(default_factory=Stats)
     cache: SuggestionCache = field(default_factory=SuggestionCache)
     last_prompt: str | None = None
@@ -141,6 +143,7 @@ class Completer:
         """The prompt for `request`, shrunk when it would take longer than `maxPromptMs`."""
         if not self.engine.ready:
             return None
+        started = time.monotonic()
         uri, text = request.snapshot.uri, request.snapshot.text
         window = self._windows.get(uri)
         if (
@@ -153,6 +156,10 @@ class Completer:
         if prepared is not None and not request.speculative and not shrunk:
             start = prepared.window[0]
             self._windows[uri] = (start, text[start : start + WINDOW_ANCHOR_CHARS])
+        if self.trace.enabled:
+            self.trace(
+                "prepare", start=started, end=time.monotonic(), speculative=request.speculative
+            )
         return prepared
 
     def _prepare_within_budget(
@@ -261,6 +268,8 @@ class Completer:
             token.cancel()
             self.stats.cancelled += 1
             raise
+        if self.trace.enabled:
+            self._trace_generation(prepared, generation, speculative)
         if generation.stop_reason == "unavailable":
             return None  # the engine is restarting or gone; the supervisor tells the user
         self._record(generation)
@@ -336,10 +345,14 @@ class Completer:
                 interval = gap if interval == 0 else 0.7 * interval + 0.3 * gap
         self._typing[uri] = (now, interval)
         if request is not None and self._just_accepted(request):
-            return 0.0
-        if not settings.completion.adaptive_debounce:
-            return base
-        return adaptive_debounce(base, interval, model_ms=self.model_ms)
+            delay = 0.0
+        elif not settings.completion.adaptive_debounce:
+            delay = base
+        else:
+            delay = adaptive_debounce(base, interval, model_ms=self.model_ms)
+        if self.trace.enabled:
+            self.trace("debounce", at=now, ms=delay)
+        return delay
 
     def _just_accepted(self, request: Request) -> bool:
         """The text before the cursor is the last answer's with its whole suggestion after it."""
@@ -406,6 +419,26 @@ class Completer:
             self.stats.prefetches += 1
             if found[0]:
                 self._remember(state, found[0], "prefetch", settings)
+
+    def _trace_generation(
+        self, prepared: Prepared, generation: Generation, speculative: bool
+    ) -> None:
+        self.trace(
+            "generate",
+            start=generation.started_at,
+            end=time.monotonic(),
+            speculative=speculative,
+            prompt=list(prepared.prompt.tokens),
+            max_tokens=prepared.params.max_tokens,
+            kv_after=len(self.engine.cached_tokens()),
+            stop_reason=generation.stop_reason,
+            n_prompt=generation.n_prompt,
+            n_reused=generation.n_reused,
+            prompt_seconds=generation.prompt_seconds,
+            generate_seconds=generation.generate_seconds,
+            tokens=generation.tokens,
+            text=generation.text,
+        )
 
     def _record(self, generation: Generation) -> None:
         if generation.n_evaluated >= 8 and generation.prompt_seconds > 0:

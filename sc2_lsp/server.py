@@ -35,6 +35,7 @@ from sc2_lsp.engine.supervisor import EngineEvent, SupervisedEngine
 from sc2_lsp.prompting import Request, Trigger
 from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol, Sc2Workspace
 from sc2_lsp.repository import RepositoryContext
+from sc2_lsp.trace import Trace
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,10 @@ class Sc2Server(LanguageServer):
         self.init_layer: object = None
         self.client_layer: object = None
         self.settings = Settings()
-        self.engine = SupervisedEngine(on_event=self._engine_event)
+        self.trace = Trace.from_env()
+        self.engine = SupervisedEngine(on_event=self._engine_event, trace=self.trace)
         self.repository = RepositoryContext()
-        self.completer = Completer(self.engine, context_provider=self.repository.provide)
+        self.completer = Completer(self.engine, self.repository.provide, self.trace)
         self.model_error: str | None = None
         self._resolving = False
         self._loop: asyncio.AbstractEventLoop | None = None

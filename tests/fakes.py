@@ -153,7 +153,11 @@ class ScriptedEngine:
     ) -> Generation:
         job = Job(prompt, params, cancel, time.monotonic())
         self.jobs.append(job)
-        result = Generation(n_prompt=len(prompt), n_reused=common_prefix(self._cached, prompt))
+        result = Generation(
+            n_prompt=len(prompt),
+            n_reused=common_prefix(self._cached, prompt),
+            started_at=time.monotonic(),
+        )
         self._running = cancel
         try:
             started = time.monotonic()

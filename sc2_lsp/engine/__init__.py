@@ -122,6 +122,8 @@ class Generation:
     """Prompt tokens whose KV was kept from the previous generation."""
     prompt_seconds: float = 0.0
     generate_seconds: float = 0.0
+    started_at: float = 0.0
+    """When the engine began the job (`time.monotonic()`, in whichever process ran it)."""
 
     @property
     def n_evaluated(self) -> int:

@@ -351,7 +351,7 @@ class LlamaModel:
         on_token: TokenSink | None = None,
     ) -> Generation:
         """Generate after `prompt`, reusing the KV cache of the longest common prefix."""
-        result = Generation(n_prompt=len(prompt))
+        result = Generation(n_prompt=len(prompt), started_at=time.monotonic())
         room = self.info.n_ctx - len(prompt)
         if room <= 1:
             result.stop_reason = "context_full"

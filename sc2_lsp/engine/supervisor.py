@@ -38,6 +38,7 @@ from sc2_lsp.engine.faults import Crash, amx_risk, avoid_amx, diagnose, diagnose
 from sc2_lsp.engine.memory import FallbackMemory, Remembered, fingerprint
 from sc2_lsp.engine.process import EngineExited, EngineJobFailed, EngineProcess
 from sc2_lsp.engine.worker import JobThread
+from sc2_lsp.trace import NO_TRACE, Trace
 
 if TYPE_CHECKING:
     from sc2_lsp.engine.llama import Tokenizer
@@ -81,6 +82,7 @@ class SupervisedEngine:
         crash_limit: int = 3,
         crash_window_s: float = 600.0,
         platform: Callable[[], Platform] | None = None,
+        trace: Trace = NO_TRACE,
     ) -> None:
         self.on_event = on_event or (lambda _event: None)
         self.health = Health()
@@ -89,6 +91,7 @@ class SupervisedEngine:
         self._crash_limit = crash_limit
         self._crash_window_s = crash_window_s
         self._platform = platform or _llama_platform
+        self._trace = trace
         self._jobs = JobThread()
         self._process: EngineProcess | None = None
         self._tokenizer: Tokenizer | None = None
@@ -152,6 +155,13 @@ class SupervisedEngine:
     # -- jobs (engine thread) ------------------------------------------------------------------
 
     def _load(self, options: LoadOptions, epoch: int) -> ModelInfo:
+        started = time.monotonic()
+        try:
+            return self._load_now(options, epoch)
+        finally:
+            self._trace("job", name="load", start=started, end=time.monotonic())
+
+    def _load_now(self, options: LoadOptions, epoch: int) -> ModelInfo:
         self._stop_process()
         self._options = options
         self.health = Health(state="loading")
@@ -175,8 +185,20 @@ class SupervisedEngine:
         if cancel.cancelled:
             return Generation(n_prompt=len(prompt), stop_reason="cancelled")
         self._running = cancel
+        started = time.monotonic()
         try:
-            return process.generate(prompt, params, cancel, should_stop, on_token)
+            generation = process.generate(prompt, params, cancel, should_stop, on_token)
+            if self._trace.enabled and process.last_hop is not None:
+                hop = process.last_hop
+                self._trace(
+                    "job",
+                    name="generate",
+                    start=started,
+                    end=time.monotonic(),
+                    ipc_ms=hop.request_seconds * 1000,
+                    hop_ms=[seconds * 1000 for seconds in hop.token_seconds],
+                )
+            return generation
         except EngineJobFailed as error:
             process.kill()  # whatever went wrong in there may have left it unsound
             output = (*process.output, error.detail)
