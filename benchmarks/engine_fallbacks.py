@@ -17,7 +17,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
