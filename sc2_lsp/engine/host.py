@@ -1,11 +1,11 @@
 """The engine process: the model lives here, so a fault in llama.cpp ends only this process.
 
-Started by `engine.process.EngineProcess` as `python -m sc2_lsp.engine.host FD`, with FD one
-end of a socket (`engine.wire`). The main thread loads the model and runs one job at a time;
-a reader thread takes every message as it arrives, so a `Cancel` reaches the running job
-within one token (prompt evaluation included, through llama.cpp's abort callback) and a
-`Ping` is answered while the main thread is busy in llama.cpp. When the server goes away the
-reader cancels what runs and the process ends.
+Started by `engine.process.EngineProcess` as `python -m sc2_lsp.engine.host JOBS CONTROL`,
+with two socket descriptors (`engine.wire`). The main thread reads the jobs socket and runs
+one job at a time, answering on the same socket; a control thread reads the control socket at
+any moment, so a `Cancel` reaches the running job within one token (prompt evaluation
+included, through llama.cpp's abort callback) and a `Ping` is answered while the main thread is
+busy in llama.cpp. When the server goes away, whatever runs is cancelled and the process ends.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import faulthandler
 import logging
 import os
-import queue
 import sys
 import threading
 import time
@@ -21,7 +20,15 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
-from sc2_lsp.engine import CancelToken, EngineError, Generation, LoadOptions, TokenSink, amx, inject
+from sc2_lsp.engine import (
+    CancelToken,
+    EngineError,
+    Generation,
+    LoadOptions,
+    TokenSink,
+    amx,
+    inject,
+)
 from sc2_lsp.engine.wire import (
     Cancel,
     Channel,
@@ -47,13 +54,15 @@ EXIT_GRACE_S = 5.0
 
 
 class Host:
-    def __init__(self, channel: Channel) -> None:
-        self.channel = channel
-        self.jobs: queue.SimpleQueue[Load | Generate | None] = queue.SimpleQueue()
+    def __init__(self, jobs: Channel, control: Channel) -> None:
+        self.jobs = jobs
+        self.control = control
         self.model: LlamaModel | None = None
         self.phase = "idle"
         self.last_beat = time.monotonic()
-        self._tokens: dict[int, CancelToken] = {}
+        self._running: tuple[int, CancelToken] | None = None
+        self._cancelled: set[int] = set()
+        """Jobs cancelled before this process started them."""
         self._lock = threading.Lock()
 
     def heartbeat(self) -> None:
@@ -61,43 +70,47 @@ class Host:
         inject.at(self.phase)
 
     def run(self) -> None:
-        threading.Thread(target=self._read, name="sc2-engine-reader", daemon=True).start()
-        while (message := self.jobs.get()) is not None:
-            if isinstance(message, Load):
-                self._load(message.options)
-            else:
-                self._generate(message)
+        threading.Thread(target=self._control, name="sc2-engine-control", daemon=True).start()
+        try:
+            while True:
+                message = self.jobs.receive()
+                if isinstance(message, Load):
+                    self._load(message.options)
+                elif isinstance(message, Generate):
+                    self._generate(message)
+                elif isinstance(message, Shutdown):
+                    break
+        except (EOFError, OSError):
+            pass  # the server is gone
         if self.model is not None:
             self.model.close()
 
-    def _read(self) -> None:
+    def _control(self) -> None:
         try:
             while True:
-                message = self.channel.receive()
+                message = self.control.receive()
                 if isinstance(message, Cancel):
-                    with self._lock:
-                        token = self._tokens.get(message.job)
-                    if token is not None:  # else the job is over: a cancel that came late
-                        token.cancel()
+                    self._cancel(message.job)
                 elif isinstance(message, Ping):
                     busy = self.phase != "idle"
                     quiet = time.monotonic() - self.last_beat if busy else 0.0
-                    self.channel.send(Pong(message.seq, busy, quiet))
-                elif isinstance(message, Shutdown):
-                    break
-                elif isinstance(message, Load | Generate):
-                    if isinstance(message, Generate):
-                        with self._lock:
-                            self._tokens[message.job] = CancelToken()
-                    self.jobs.put(message)
+                    self.control.send(Pong(message.seq, busy, quiet))
         except (EOFError, OSError):
             pass
+        # The server is gone: stop what runs, and never outlive it by more than a moment, even
+        # when llama.cpp ignores the cancel (a hang).
         with self._lock:
-            for token in self._tokens.values():
-                token.cancel()
-        self.jobs.put(None)
-        # A job that ignores the cancel (a hang in llama.cpp) must not outlive the server.
+            if self._running is not None:
+                self._running[1].cancel()
         threading.Timer(EXIT_GRACE_S, os._exit, (0,)).start()
+
+    def _cancel(self, job: int) -> None:
+        with self._lock:
+            running = self._running
+            if running is not None and running[0] == job:
+                running[1].cancel()
+            elif running is None or job > running[0]:
+                self._cancelled.add(job)  # sent before the job itself reached this process
 
     def _load(self, options: LoadOptions) -> None:
         self.phase = "load"
@@ -108,16 +121,20 @@ class Host:
 
             self.model = LlamaModel(options, self.heartbeat, LlamaLog())
         except EngineError as error:
-            self.channel.send(LoadFailed(str(error)))
+            self.jobs.send(LoadFailed(str(error)))
         else:
-            self.channel.send(Loaded(self.model.info))
+            self.jobs.send(Loaded(self.model.info))
         finally:
             self.phase = "idle"
 
     def _generate(self, job: Generate) -> None:
         started = time.monotonic()
+        token = CancelToken()
         with self._lock:
-            token = self._tokens.setdefault(job.job, CancelToken())
+            if job.job in self._cancelled:
+                token.cancel()
+            self._cancelled = {later for later in self._cancelled if later > job.job}
+            self._running = (job.job, token)
         model = self.model
         try:
             if model is None:
@@ -133,19 +150,22 @@ class Host:
         except Exception as error:
             log.exception("generation failed")
             detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            self.channel.send(Failed(job.job, detail))
+            self.jobs.send(Failed(job.job, detail))
             return
         finally:
             self.phase = "idle"
             with self._lock:
-                self._tokens.pop(job.job, None)
-        self.channel.send(Done(job.job, generation, cached, time.monotonic() - started))
+                self._running = None
+        expected = [*job.prompt, *generation.tokens][: len(cached)]
+        listed = None if cached == expected else cached  # sending 3,000 ids costs time
+        elapsed = time.monotonic() - started
+        self.jobs.send(Done(job.job, generation, elapsed, len(cached), listed))
 
     def _sink(self, job: Generate) -> TokenSink:
         def on_token(token: int) -> None:
             self.phase = "generate"
             if job.stream:
-                self.channel.send(Token(job.job, token, time.monotonic()))
+                self.jobs.send(Token(job.job, token, time.monotonic()))
             inject.at("generate")
 
         return on_token
@@ -175,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     inject.arm()
-    channel = Channel(Connection(int(args[0])))
-    Host(channel).run()
+    jobs, control = (Channel(Connection(int(fd))) for fd in args[:2])
+    Host(jobs, control).run()
     return 0
 
 

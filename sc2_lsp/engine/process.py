@@ -1,12 +1,13 @@
 """One engine process, seen from the language server: start it, load, generate, watch, end it.
 
-`EngineProcess` starts `python -m sc2_lsp.engine.host` with one end of a socket pair, keeps the
-last lines it writes (llama.cpp's warnings, a crash's traceback), and turns the `engine.wire`
-messages back into calls: `load` and `generate` block the calling thread (the supervisor's job
-thread) until the answer comes, streaming tokens to a callback meanwhile. A cancel is sent the
-moment its `CancelToken` is set. While a job runs, a watchdog pings the engine every second: no
-answer, or no progress inside llama.cpp, for `watchdog_s` and the process is killed. Any way the
-process ends mid-job raises `EngineExited` with a `faults.Crash` describing it.
+`EngineProcess` starts `python -m sc2_lsp.engine.host` with two socket pairs (`engine.wire`):
+the jobs socket, which the calling thread (the supervisor's job thread) writes a job to and then
+reads the answer from directly — streamed tokens, then the result — with no thread in between;
+and the control socket, for cancels (sent the moment a `CancelToken` is set) and the watchdog's
+pings. While a job runs, the watchdog pings the engine every second: no answer, or no progress
+inside llama.cpp, for `watchdog_s` and the process is killed. The engine's output (llama.cpp's
+warnings, a crash's traceback) is kept, its last lines explaining a crash. Any way the process
+ends mid-job raises `EngineExited` with a `faults.Crash` describing it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from sc2_lsp.engine import (
@@ -75,18 +76,6 @@ class EngineJobFailed(EngineError):
         self.detail = detail
 
 
-@dataclass(slots=True)
-class _Job:
-    id: int
-    prompt: Sequence[int] = ()
-    on_token: TokenSink | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    result: object = None
-    first_token_at: float | None = None
-    hop_seconds: list[float] = field(default_factory=list)
-    """Per streamed token: from the engine's send to the server's receipt."""
-
-
 @dataclass(frozen=True, slots=True)
 class Hop:
     """IPC cost of one generation, measured on both sides of the socket."""
@@ -105,46 +94,45 @@ class EngineProcess:
         self.info: ModelInfo | None = None
         self.last_hop: Hop | None = None
         self._cached: list[int] = []
-        self._phase: Phase = "idle"
-        self._job: _Job | None = None
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._exited = threading.Event()
+        self._busy = False
         self._killed_for_hang = False
-        self._last_pong = time.monotonic()
-        ours, theirs = socket.socketpair()
+        self._closing = threading.Event()
+        jobs, jobs_theirs = socket.socketpair()
+        control, control_theirs = socket.socketpair()
+        theirs = (jobs_theirs.fileno(), control_theirs.fileno())
         child_env = dict(os.environ if env is None else env)
         child_env.setdefault("PYTHONUNBUFFERED", "1")
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "sc2_lsp.engine.host", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
+                [sys.executable, "-m", "sc2_lsp.engine.host", *map(str, theirs)],
+                pass_fds=theirs,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=child_env,
             )
         except OSError as error:
-            ours.close()
+            jobs.close()
+            control.close()
             raise EngineError(f"could not start the model process: {error}") from error
         finally:
-            theirs.close()
+            jobs_theirs.close()
+            control_theirs.close()
         self.pid = self._process.pid
-        self._channel = Channel(Connection(ours.detach()))
+        self._jobs = Channel(Connection(jobs.detach()))
+        self._control = Channel(Connection(control.detach()))
         self._output_thread = threading.Thread(
             target=self._read_output, name="sc2-engine-output", daemon=True
         )
         self._output_thread.start()
-        for target, name in ((self._read_messages, "reader"), (self._watch, "watchdog")):
-            threading.Thread(target=target, name=f"sc2-engine-{name}", daemon=True).start()
+        threading.Thread(target=self._watch, name="sc2-engine-watchdog", daemon=True).start()
 
-    # -- calls -------------------------------------------------------------------------------
+    # -- calls (one thread at a time) --------------------------------------------------------
 
     def load(self, options: LoadOptions) -> ModelInfo:
         """Load the model; raises EngineError (clean failure) or EngineExited (crash)."""
-        job = self._begin("load")
-        self._send(Load(options))
-        result = self._wait(job)
+        result = self._exchange(Load(options), "load")
         if isinstance(result, LoadFailed):
             raise EngineError(result.message)
         assert isinstance(result, Loaded)
@@ -160,16 +148,20 @@ class EngineProcess:
         on_token: TokenSink | None = None,
     ) -> Generation:
         started = time.monotonic()
-        job = self._begin("prompt", prompt, on_token)
-        self._send(Generate(job.id, list(prompt), params, should_stop, stream=True))
-        cancel.on_cancel(lambda: self._send_quietly(Cancel(job.id)))
-        result = self._wait(job)
+        job = next(self._ids)
+        hops: list[float] = []
+        request = Generate(job, list(prompt), params, should_stop, stream=on_token is not None)
+        cancel.on_cancel(lambda: self._send_control(Cancel(job)))
+        result = self._exchange(request, "prompt", on_token, hops)
         if isinstance(result, Failed):
             raise EngineJobFailed(result.message)
         assert isinstance(result, Done)
-        self._cached = result.cached
+        if result.cached is not None:
+            self._cached = result.cached
+        else:
+            self._cached = [*prompt, *result.generation.tokens][: result.n_cached]
         elapsed = time.monotonic() - started
-        self.last_hop = Hop(elapsed - result.engine_seconds, tuple(job.hop_seconds))
+        self.last_hop = Hop(elapsed - result.engine_seconds, tuple(hops))
         return result.generation
 
     def cached_tokens(self) -> Sequence[int]:
@@ -177,16 +169,19 @@ class EngineProcess:
 
     @property
     def alive(self) -> bool:
-        return not self._exited.is_set()
+        return self._process.poll() is None
 
     def close(self, timeout: float = 5.0) -> None:
         """Ask the engine to end; kill it if it does not within `timeout`."""
-        self._send_quietly(Shutdown())
+        self._closing.set()
+        with contextlib.suppress(OSError):
+            self._jobs.send(Shutdown())
         try:
             self._process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-        self._channel.close()
+        self._jobs.close()
+        self._control.close()
 
     def kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -195,90 +190,60 @@ class EngineProcess:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _begin(
-        self, phase: Phase, prompt: Sequence[int] = (), on_token: TokenSink | None = None
-    ) -> _Job:
-        if self._exited.is_set():
-            raise EngineExited(self._crash())
-        with self._lock:
-            self._job = _Job(next(self._ids), prompt, on_token)
-            self._phase = phase
-            self._last_pong = time.monotonic()
-            return self._job
+    def _exchange(
+        self,
+        message: Load | Generate,
+        phase: Phase,
+        on_token: TokenSink | None = None,
+        hops: list[float] | None = None,
+    ) -> object:
+        """Send a job and read until its answer; raises EngineExited if the process ends."""
+        self._busy = True
+        try:
+            self._jobs.send(message)
+            while True:
+                answer = self._jobs.receive()
+                if not isinstance(answer, Token):
+                    return answer
+                phase = "generate"
+                if hops is not None:
+                    hops.append(time.monotonic() - answer.sent_at)
+                if on_token is not None:
+                    on_token(answer.token)
+        except (EOFError, OSError):
+            raise EngineExited(self._crash(phase)) from None
+        finally:
+            self._busy = False
 
-    def _wait(self, job: _Job) -> object:
-        job.done.wait()
-        with self._lock:
-            self._job = None
-            phase, self._phase = self._phase, "idle"
-        if job.result is None:
-            raise EngineExited(self._crash(phase))
-        return job.result
-
-    def _send(self, message: Load | Generate | Cancel | Ping | Shutdown) -> None:
-        # If the process is gone, the reader sees it end and fails the job.
+    def _send_control(self, message: Cancel | Ping) -> None:
+        # If the process is gone, the job's read sees it end.
         with contextlib.suppress(OSError):
-            self._channel.send(message)
+            self._control.send(message)
 
-    def _send_quietly(self, message: Cancel | Ping | Shutdown) -> None:
-        if not self._exited.is_set():
-            self._send(message)
-
-    def _crash(self, phase: Phase = "idle") -> Crash:
+    def _crash(self, phase: Phase) -> Crash:
         code = self._process.wait()
         self._output_thread.join(2.0)  # its last words (a traceback) are what explain it
         return Crash(phase, code, tuple(self.output), hung=self._killed_for_hang)
 
-    def _read_messages(self) -> None:
-        try:
-            while True:
-                message = self._channel.receive()
-                self._dispatch(message)
-        except (EOFError, OSError):
-            pass
-        finally:
-            self._exited.set()
-            with self._lock:
-                job = self._job
-            if job is not None:
-                job.done.set()  # result stays None: the process is gone
-
-    def _dispatch(self, message: object) -> None:
-        if isinstance(message, Pong):
-            self._last_pong = time.monotonic()
-            if message.busy and message.quiet_seconds > self.watchdog_s > 0:
-                self._hung(f"no progress inside llama.cpp for {message.quiet_seconds:.0f} s")
-            return
-        with self._lock:
-            job = self._job
-        if job is None:
-            return
-        if isinstance(message, Token):
-            now = time.monotonic()
-            job.hop_seconds.append(now - message.sent_at)
-            if job.first_token_at is None:
-                job.first_token_at = now
-                self._phase = "generate"
-            if job.on_token is not None:
-                job.on_token(message.token)
-        elif isinstance(message, Loaded | LoadFailed | Done | Failed):
-            job.result = message
-            job.done.set()
-
     def _watch(self) -> None:
+        """While a job runs: ping every second; kill the engine when it stays silent or stuck."""
         sequence = itertools.count()
-        while not self._exited.wait(PING_INTERVAL_S):
-            if self._job is None or self.watchdog_s <= 0:
-                continue
-            silent = time.monotonic() - self._last_pong
-            if silent > self.watchdog_s:
-                self._hung(f"no answer for {silent:.0f} s")
-                continue
-            self._send_quietly(Ping(next(sequence)))
+        try:
+            while not self._closing.wait(PING_INTERVAL_S):
+                if not self._busy or self.watchdog_s <= 0:
+                    continue
+                self._control.send(Ping(next(sequence)))
+                if not self._control.connection.poll(self.watchdog_s):
+                    self._hung(f"no answer for {self.watchdog_s:.0f} s")
+                    return
+                pong = self._control.receive()
+                if isinstance(pong, Pong) and pong.busy and pong.quiet_seconds > self.watchdog_s:
+                    self._hung(f"no progress inside llama.cpp for {pong.quiet_seconds:.0f} s")
+                    return
+        except (EOFError, OSError):
+            return  # the process ended; the job's read reports it
 
     def _hung(self, why: str) -> None:
-        if self._killed_for_hang:
-            return
         log.warning("the model process %s stopped answering (%s); killing it", self.pid, why)
         self._killed_for_hang = True
         self.output.append(f"[sc2-lsp] killed by the watchdog: {why}")

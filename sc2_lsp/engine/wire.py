@@ -75,10 +75,12 @@ class Token:
 class Done:
     job: int
     generation: Generation
-    cached: list[int]
-    """The token ids whose KV the engine now holds."""
     engine_seconds: float
     """Wall time the engine spent on the job, from receiving it to sending this."""
+    n_cached: int
+    """How many tokens the engine's KV cache now holds: the first of prompt + generated..."""
+    cached: list[int] | None = None
+    """...unless they are something else, then they are listed here (never seen so far)."""
 
 
 @dataclass(frozen=True, slots=True)
