@@ -27,6 +27,7 @@ def sc2(
         env={
             "HF_HUB_OFFLINE": "1",
             "SC2_LSP_MODEL_DIR": str(cwd / "models"),
+            "SC2_LSP_STATE_DIR": str(cwd / "state"),
             "PATH": "/usr/bin:/bin",
             **(env or {}),
         },
@@ -94,6 +95,32 @@ def test_doctor_reports_build_model_and_speed(project: Path, tiny_model_path: Pa
     assert "GPU offload:" in result.stdout
     assert '"<fim_prefix>": 1' in result.stdout and '"<file_sep>": 6' in result.stdout
     assert "speed: prompt" in result.stdout and "tok/s" in result.stdout
+
+
+COMPLETE_AT = ("complete", "pkg/app.py", "--line", "8", "--col", "19")
+
+
+def test_complete_and_doctor_survive_a_crashing_engine(
+    project: Path, emit_model_factory: Callable[[str], Path]
+) -> None:
+    """llama.cpp's AMX crash (#20824), as an AMX CPU shows it, injected in the engine process:
+    both commands recover through the fallback and exit 0."""
+    model = str(emit_model_factory("x"))
+    env = {"SC2_ENGINE_FAULT": "amx@prompt"}
+    settings = '{"completion": {"maxTokensLine": 6}}'
+    done = sc2(*COMPLETE_AT, "--model", model, "--settings", settings, cwd=project, env=env)
+    assert (done.returncode, done.stdout) == (0, "xxxxxx\n"), done.stderr
+    assert "SIGSEGV" in done.stderr and "AMX off" in done.stderr
+    # Remembered: the next run avoids AMX before anything crashes.
+    again = sc2(*COMPLETE_AT, "--model", model, "--settings", settings, cwd=project, env=env)
+    assert (again.returncode, again.stdout, again.stderr) == (0, "xxxxxx\n", "")
+    doctor = sc2("doctor", "--model", model, cwd=project, env=env)
+    assert doctor.returncode == 0, doctor.stderr
+    assert "fallback: AMX off (llama.cpp's AMX kernels crash" in doctor.stdout
+    assert "without it: crashes (crashed with SIGSEGV" in doctor.stdout
+    assert "speed: prompt" in doctor.stdout
+    forget = sc2("doctor", "--model", model, "--forget-fallback", cwd=project, env=env)
+    assert forget.returncode == 0 and "forgot the fallback" in forget.stdout
 
 
 @pytest.mark.parametrize(
