@@ -17,7 +17,6 @@ import os
 import re
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -163,14 +162,15 @@ _LOG_CALLBACKS: list[Any] = []
 
 
 class LlamaLog:
-    """llama.cpp's own log: warnings and errors to stderr, everything kept briefly.
+    """llama.cpp's own log: warnings, errors and where the weights went, to stderr.
 
     The load log is where llama.cpp says which buffer types hold the weights ("AMX model
     buffer size = …"), which is how a crash in the AMX kernels is told apart from others.
     """
 
-    def __init__(self, keep: int = 400) -> None:
-        self.lines: deque[str] = deque(maxlen=keep)
+    def __init__(self) -> None:
+        self.buffers: dict[str, None] = {}
+        """Buffer types named in "… model buffer size" lines, in order (a set that keeps it)."""
         self._partial = ""
         self._level = 1
 
@@ -179,10 +179,12 @@ class LlamaLog:
             self._level = self._level if level == 5 else level  # 5 continues the last line
             chunk = self._partial + text.decode("utf-8", "replace")
             *complete, self._partial = chunk.split("\n")
-            self.lines.extend(complete)
             for line in complete:
+                buffer = _BUFFER_LINE.search(line)
+                if buffer is not None:
+                    self.buffers[buffer.group(1)] = None
                 # Buffer lines name where the weights went: the server needs them after a crash.
-                if self._level in _LOG_LEVELS or _BUFFER_LINE.search(line):
+                if self._level in _LOG_LEVELS or buffer is not None:
                     sys.stderr.write(f"llama.cpp: {line}\n")
 
         # llama.cpp keeps calling it until the process ends: the thunk must live as long.
@@ -190,8 +192,7 @@ class LlamaLog:
         llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
 
     def weight_buffers(self) -> tuple[str, ...]:
-        found = (_BUFFER_LINE.search(line) for line in self.lines)
-        return tuple(dict.fromkeys(match.group(1) for match in found if match))
+        return tuple(self.buffers)
 
 
 @contextlib.contextmanager
