@@ -7,8 +7,9 @@ Off unless `SC2_TRACE=PATH` is set in the server's environment. Each line is one
 - `debounce` (at, ms): the wait chosen for a request;
 - `generate` (start, end, speculative, prompt ids, the `Generation`'s fields): one model call
   as the completer saw it, `start` being when the engine began it;
-- `job` (name, start, end; for generations also engine_s, the engine process's own time, and
-  hop_ms, each streamed token's trip to the server): one job on the engine thread;
+- `job` (name, start, end; for generations also ipc_ms, the server's wall time beyond the
+  engine process's own; send_ms, the engine's time sending streamed tokens; hop_ms, each
+  streamed token's trip to the server): one job on the engine thread;
 - `rpc_in` / `rpc_out` (id, method, at): a request reaching the JSON-RPC layer and its answer.
 
 Document text never appears; prompt token ids do (they are the point of the trace).

@@ -60,6 +60,8 @@ class Host:
         self.model: LlamaModel | None = None
         self.phase = "idle"
         self.last_beat = time.monotonic()
+        self.stream_seconds = 0.0
+        """Time the running job spent sending streamed tokens (the engine's own IPC cost)."""
         self._running: tuple[int, CancelToken] | None = None
         self._cancelled: set[int] = set()
         """Jobs cancelled before this process started them."""
@@ -129,6 +131,7 @@ class Host:
 
     def _generate(self, job: Generate) -> None:
         started = time.monotonic()
+        self.stream_seconds = 0.0
         token = CancelToken()
         with self._lock:
             if job.job in self._cancelled:
@@ -159,13 +162,16 @@ class Host:
         expected = [*job.prompt, *generation.tokens][: len(cached)]
         listed = None if cached == expected else cached  # sending 3,000 ids costs time
         elapsed = time.monotonic() - started
-        self.jobs.send(Done(job.job, generation, elapsed, len(cached), listed))
+        done = Done(job.job, generation, elapsed, len(cached), listed, self.stream_seconds)
+        self.jobs.send(done)
 
     def _sink(self, job: Generate) -> TokenSink:
         def on_token(token: int) -> None:
             self.phase = "generate"
             if job.stream:
-                self.jobs.send(Token(job.job, token, time.monotonic()))
+                sent_at = time.monotonic()
+                self.jobs.send(Token(job.job, token, sent_at))
+                self.stream_seconds += time.monotonic() - sent_at
             inject.at("generate")
 
         return on_token

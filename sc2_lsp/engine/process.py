@@ -82,7 +82,10 @@ class Hop:
 
     request_seconds: float
     """Server-side wall time minus the engine's own time on the job."""
+    send_seconds: float
+    """The engine's time sending streamed tokens: what streaming adds to its own work."""
     token_seconds: tuple[float, ...]
+    """Per streamed token, from the engine's send to the server's receipt (its delay)."""
 
 
 class EngineProcess:
@@ -161,7 +164,8 @@ class EngineProcess:
         else:
             self._cached = [*prompt, *result.generation.tokens][: result.n_cached]
         elapsed = time.monotonic() - started
-        self.last_hop = Hop(elapsed - result.engine_seconds, tuple(hops))
+        request_seconds = elapsed - result.engine_seconds
+        self.last_hop = Hop(request_seconds, result.stream_seconds, tuple(hops))
         return result.generation
 
     def cached_tokens(self) -> Sequence[int]:

@@ -196,6 +196,7 @@ class SupervisedEngine:
                     start=started,
                     end=time.monotonic(),
                     ipc_ms=hop.request_seconds * 1000,
+                    send_ms=hop.send_seconds * 1000,
                     hop_ms=[seconds * 1000 for seconds in hop.token_seconds],
                 )
             return generation

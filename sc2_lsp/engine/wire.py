@@ -81,6 +81,8 @@ class Done:
     """How many tokens the engine's KV cache now holds: the first of prompt + generated..."""
     cached: list[int] | None = None
     """...unless they are something else, then they are listed here (never seen so far)."""
+    stream_seconds: float = 0.0
+    """Of `engine_seconds`, the time spent sending streamed tokens."""
 
 
 @dataclass(frozen=True, slots=True)
