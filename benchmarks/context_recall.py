@@ -85,7 +85,7 @@ from sc2_lsp.repository import RepositoryContext  # noqa: E402
 
 WORK = ROOT / "benchmarks" / ".work" / "context_recall"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "context_recall.json"
-DEFAULT_VOCAB = Path("/work/shared/fixtures/starcoder2-vocab.gguf")
+DEFAULT_VOCAB = ROOT / "tests" / "data" / "starcoder2-vocab.gguf"
 SEED = 20240611
 BUDGETS = (1024, 2048, 4096)
 QUERY_LINES = 20

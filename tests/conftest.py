@@ -6,20 +6,15 @@ editing someone else's.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 # ---------------------------------------------------------------------------
 # Block: tiny GGUF models (owner: tests/gguf_factory.py)
 # ---------------------------------------------------------------------------
-from tests.gguf_factory import emit_token_for, synthetic_vocab, write_starcoder2  # noqa: E402
+from tests.gguf_factory import emit_token_for, synthetic_vocab, write_starcoder2
 
 
 @pytest.fixture(scope="session")
