@@ -75,9 +75,9 @@ from sc2_lsp.config import Settings, resolve  # noqa: E402
 from sc2_lsp.context.recent import RecentEdits  # noqa: E402
 from sc2_lsp.context.settings import RepoContextSettings  # noqa: E402
 from sc2_lsp.context.similar import IDENTIFIER, identifier_set, jaccard  # noqa: E402
-from sc2_lsp.context.syntax import language_for  # noqa: E402
 from sc2_lsp.documents import Snapshot, cursor_at  # noqa: E402
 from sc2_lsp.engine.llama import Tokenizer  # noqa: E402
+from sc2_lsp.languages import language_for  # noqa: E402
 from sc2_lsp.prompt import ContextFile  # noqa: E402
 from sc2_lsp.prompt.templates import BoundTemplate  # noqa: E402
 from sc2_lsp.prompting import Prepared, Request, prepare  # noqa: E402

@@ -32,10 +32,10 @@ from typing import Any
 
 from benchmarks.common import cpu_name, percentile
 from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.languages import structure_language
 from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.retrieve import ContextRequest, gather
 from sc2_lsp.context.settings import RepoContextSettings
-from sc2_lsp.context.symbols import language_for_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -166,7 +166,7 @@ def write_repository(root: Path, files: int, seed: int = 7) -> Path:
 
 def source_files(index: WorkspaceIndex) -> list[Path]:
     """Files of the workspace (ignore rules applied) in a language the index parses."""
-    return sorted(path for path in index.workspace.walk() if language_for_path(path))
+    return sorted(path for path in index.workspace.walk() if structure_language(None, path))
 
 
 def call_sites(

@@ -23,10 +23,10 @@ from sc2_lsp import __version__, models
 from sc2_lsp.completer import Completer
 from sc2_lsp.config import Settings, resolve
 from sc2_lsp.context.recent import RecentEdits
-from sc2_lsp.context.syntax import language_for
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
 from sc2_lsp.engine.worker import EngineWorker
+from sc2_lsp.languages import language_for
 from sc2_lsp.prompting import Prepared, Request, prepare
 from sc2_lsp.repository import RepositoryContext
 

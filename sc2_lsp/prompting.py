@@ -15,12 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from sc2_lsp import postprocess
+from sc2_lsp import postprocess, syntax
 from sc2_lsp.config import Settings
-from sc2_lsp.context import syntax
 from sc2_lsp.documents import Cursor, Snapshot
 from sc2_lsp.engine import GenerationParams
 from sc2_lsp.engine.llama import Tokenizer, common_prefix
+from sc2_lsp.languages import language_for
 from sc2_lsp.prompt import ContextFile, FimInput, Prompt, Tokenize, build, fim_window
 from sc2_lsp.prompt.templates import BoundTemplate
 
@@ -98,7 +98,7 @@ def post_context(
 def completion_mode(request: Request, settings: Settings) -> syntax.CursorSyntax:
     snapshot = request.snapshot
     path = snapshot.path
-    language = syntax.language_for(snapshot.language_id, str(path) if path else None)
+    language = language_for(snapshot.language_id, str(path) if path else None)
     found = syntax.analyze(
         snapshot.text,
         request.cursor.offset,

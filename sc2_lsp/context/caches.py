@@ -19,7 +19,7 @@ from pathlib import Path
 from sc2_lsp.context.index import WorkspaceIndex
 from sc2_lsp.context.render import RenderCache
 from sc2_lsp.context.similar import DocumentCache
-from sc2_lsp.context.symbols_model import FileSymbols
+from sc2_lsp.context.symbols import FileSymbols
 
 _NEWLINE = re.compile("\n")
 # Link targets can change; a resolved path is trusted only this long.

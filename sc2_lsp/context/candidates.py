@@ -21,7 +21,7 @@ from sc2_lsp.context.members import MemberFinder
 from sc2_lsp.context.packing import DefinitionCandidate, Listing
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.similar import STOP_WORDS
-from sc2_lsp.context.symbols_model import FileSymbols
+from sc2_lsp.context.symbols import FileSymbols
 
 _MAX_IMPORT_CANDIDATES = 60
 _MAX_DEFINITION_CANDIDATES = 40

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sc2_lsp.context.similar import IDENTIFIER
-from sc2_lsp.context.symbols_model import FileSymbols
+from sc2_lsp.context.symbols import FileSymbols
 
 _MEMBER_ACCESS = re.compile(r"([A-Za-z_$][\w$]*)\s*(?:\.|->|::)\s*([A-Za-z_$][\w$]*)")
 # What the cursor completes: `receiver.chain.` + the member typed so far, or a bare name.

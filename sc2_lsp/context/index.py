@@ -21,11 +21,16 @@ from pathlib import Path
 
 from sc2_lsp.context.events import EventQueue
 from sc2_lsp.context.focus import used_identifiers
-from sc2_lsp.context.imports import ProjectLayout, ResolvedImport, resolve_imports
+from sc2_lsp.context.languages import (
+    ProjectLayout,
+    ResolvedImport,
+    extract_symbols,
+    resolve_imports,
+    structure_language,
+)
 from sc2_lsp.context.layout import LAYOUT_FILES, LAYOUT_FILES_READ, LayoutFacts
 from sc2_lsp.context.settings import RepoContextSettings
-from sc2_lsp.context.symbols import extract_symbols, language_for_path, normalize_language
-from sc2_lsp.context.symbols_model import FileSymbols
+from sc2_lsp.context.symbols import FileSymbols
 from sc2_lsp.context.table import FileRecord, SourceCache, SymbolTable
 from sc2_lsp.context.workspace import Workspace
 
@@ -404,7 +409,7 @@ class WorkspaceIndex:
         self.prioritise(targets)
 
     def _extract_open(self, path: Path, text: str, language_id: str | None) -> FileRecord:
-        language = normalize_language(language_id, path)
+        language = structure_language(language_id, path)
         data = text.encode("utf-8", errors="replace")
         symbols = extract_symbols(language, data) if language else None
         identifiers = used_identifiers(text, symbols)
@@ -445,7 +450,7 @@ class WorkspaceIndex:
         if not stat.S_ISREG(info.st_mode) or not self.workspace.worth_reading(path, info):
             self._remove(path)
             return
-        language = language_for_path(path)
+        language = structure_language(None, path)
         self._note_layout_file(path)
         if language is None:
             with self._lock:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sc2_lsp.context.imports import ProjectLayout, java_source_root
+from sc2_lsp.context.languages import ProjectLayout
+from sc2_lsp.context.languages.java import java_source_root
 from sc2_lsp.context.table import FileRecord
 
 LAYOUT_FILES = frozenset(

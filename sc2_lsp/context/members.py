@@ -19,11 +19,12 @@ from pathlib import Path
 
 from sc2_lsp.context.caches import GatherCache
 from sc2_lsp.context.focus import Focus
-from sc2_lsp.context.imports import ResolvedImport
 from sc2_lsp.context.index import FileRecord, WorkspaceIndex
+from sc2_lsp.context.languages import ResolvedImport, support_for
+from sc2_lsp.context.languages.base import braced_class_bases
 from sc2_lsp.context.packing import Listing
 from sc2_lsp.context.similar import IDENTIFIER, STOP_WORDS
-from sc2_lsp.context.symbols_model import Definition
+from sc2_lsp.context.symbols import Definition
 
 MEMBER_SCORE = 3.0
 _MAX_MEMBERS = 200
@@ -33,10 +34,6 @@ _MAX_REEXPORT_MODULES = 24
 _SELF = frozenset({"self", "this", "cls", "super", "super()", "Self", "static"})
 _CONSTRUCTORS = frozenset({"constructor", "__init__", "__new__", "__post_init__", "new"})
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
-_PYTHON_CLASS = re.compile(r"\bclass\s+\w+\s*(?:\[[^\]]*\]\s*)?\(")
-_EXTENDS = re.compile(r"\b(?:extends|implements)\s+([\w$.]+(?:\s*,\s*[\w$.]+)*)")
-_COLON_BASES = re.compile(r"^[^:({]*\w\s*:\s*([^{]+?)\s*\{?\s*$")
-_BASE_QUALIFIERS = frozenset({"public", "protected", "private", "virtual", "open"})
 
 
 @dataclass(frozen=True)
@@ -353,64 +350,9 @@ class MemberFinder:
 
 
 def base_names(header: str, language: str) -> list[str]:
-    """The base classes a class header names (`class A(B, m.C):`, `extends B implements I`)."""
-    header = header.split("{", 1)[0] if language != "python" else header
-    if language == "python":
-        inside = _python_bases(header)
-        if inside is None:
-            return []
-        names: list[str] = []
-        for item in _split_top_level(inside):
-            item = item.strip()
-            if not item or "=" in item or item.startswith("*"):
-                continue
-            names.append(item.split("[", 1)[0].strip())
-        return names
-    flat = " ".join(header.split())
-    found = [name for match in _EXTENDS.finditer(flat) for name in match.group(1).split(",")]
-    if not found:
-        colon = _COLON_BASES.match(flat)
-        if colon is not None:
-            for item in _split_top_level(colon.group(1)):
-                tokens = [t for t in item.replace("::", ".").split() if t not in _BASE_QUALIFIERS]
-                if tokens:
-                    found.append(tokens[0].split("<", 1)[0].split("(", 1)[0])
-    return [name.strip() for name in found if name.strip()]
-
-
-def _python_bases(header: str) -> str | None:
-    """What the parentheses after `class Name` hold, or None without any."""
-    match = _PYTHON_CLASS.search(header)
-    if match is None:
-        return None
-    depth = 1
-    for position in range(match.end(), len(header)):
-        char = header[position]
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-            if depth == 0:
-                return header[match.end() : position]
-    return None
-
-
-def _split_top_level(text: str) -> list[str]:
-    items: list[str] = []
-    depth = 0
-    current: list[str] = []
-    for char in text:
-        if char in "([<{":
-            depth += 1
-        elif char in ")]>}":
-            depth -= 1
-        if char == "," and depth == 0:
-            items.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    items.append("".join(current))
-    return items
+    """The base classes a class header names, read as its language's module reads them."""
+    support = support_for(language)
+    return support.class_bases(header) if support is not None else braced_class_bases(header)
 
 
 def _annotated_types(text: str, name: str, offset: int) -> list[str]:

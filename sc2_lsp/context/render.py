@@ -13,10 +13,11 @@ import threading
 import weakref
 from dataclasses import dataclass
 
-from sc2_lsp.context.symbols_model import Definition, FileSymbols
+from sc2_lsp.context.languages import support_for
+from sc2_lsp.context.symbols import Definition, FileSymbols
 
 _WORD = re.compile(rb"\w")
-_PYTHON_ELISION = b"..."
+_ELLIPSIS = b"..."
 _BRACE_ELISION = b"{ ... }"
 # Signatures and outlines keep a docstring's or doc comment's summary, not its whole text:
 # API reference prose (argument lists, examples) would crowd out other definitions.
@@ -58,7 +59,7 @@ def render_definition(
     definition = definitions[index]
     if definition.end_byte > len(source):
         return None
-    python = symbols.language == "python"
+    indented = _indented_bodies(symbols.language)
     terse = terse and not full
     first = definition.start_byte if terse else _first_byte(definition)
     start = _line_start(source, first)
@@ -76,16 +77,16 @@ def render_definition(
             return None
         body = source[start:end]
     elif definition.is_container and not brief:
-        body = _outline(source, symbols, index, start, end, python, expanded)
+        body = _outline(source, symbols, index, start, end, indented, expanded)
     elif definition.body_start is not None:
-        body = _signature(source, definition, start, python, terse)
+        body = _signature(source, definition, start, indented, terse)
     else:
         body = source[start:end]
     body = _cap_lines(body, max_lines)
     text = body
     parent = definitions[definition.parent] if definition.parent is not None else None
     if wrap and parent is not None and parent.start_line < start_line:
-        text = _inside_container(source, parent, body, python)
+        text = _inside_container(source, parent, body, indented)
     end_line = definition.end_line + 1
     if brief and definition.is_container and not full:
         # Only the header is shown: the members' lines stay free for other snippets.
@@ -267,7 +268,7 @@ def _render_siblings(
         return None
     joined = "\n".join(body.text for body in bodies).encode("utf-8")
     text = _inside_container(
-        source, symbols.definitions[parent_index], joined, symbols.language == "python"
+        source, symbols.definitions[parent_index], joined, _indented_bodies(symbols.language)
     )
     return RenderedDefinition(
         text=text.decode("utf-8", errors="replace"),
@@ -287,14 +288,14 @@ def _first_byte(definition: Definition) -> int:
 
 
 def _signature(
-    source: bytes, definition: Definition, start: int, python: bool, terse: bool = False
+    source: bytes, definition: Definition, start: int, indented: bool, terse: bool = False
 ) -> bytes:
     body_start = definition.body_start if definition.body_start is not None else definition.end_byte
     docs = _doc_spans([definition])
     if terse:
-        elision = _PYTHON_ELISION if python else _BRACE_ELISION
+        elision = _ELLIPSIS if indented else _BRACE_ELISION
         return _copy_capping_docs(source, start, body_start, docs).rstrip() + b" " + elision
-    if python:
+    if indented:
         if (
             definition.doc_start is not None
             and definition.doc_end is not None
@@ -302,8 +303,8 @@ def _signature(
         ):
             indent = _indent_at(source, definition.doc_start)
             head = _copy_capping_docs(source, start, definition.doc_end, docs)
-            return head + b"\n" + indent + _PYTHON_ELISION
-        return _copy_capping_docs(source, start, body_start, docs).rstrip() + b" " + _PYTHON_ELISION
+            return head + b"\n" + indent + _ELLIPSIS
+        return _copy_capping_docs(source, start, body_start, docs).rstrip() + b" " + _ELLIPSIS
     head = _copy_capping_docs(source, start, body_start, docs).rstrip()
     return head + b" " + _BRACE_ELISION
 
@@ -357,7 +358,7 @@ def _outline(
     index: int,
     start: int,
     end: int,
-    python: bool,
+    indented: bool,
     expanded: frozenset[int],
 ) -> bytes:
     container = symbols.definitions[index]
@@ -382,30 +383,30 @@ def _outline(
             continue
         cut = member.body_start
         if (
-            python
+            indented
             and member.doc_start is not None
             and member.doc_end is not None
             and (member.doc_start >= cut)
         ):
             indent = _indent_at(source, member.doc_start)
             head = _copy_capping_docs(source, cursor, member.doc_end, docs)
-            pieces.append(head + b"\n" + indent + _PYTHON_ELISION)
+            pieces.append(head + b"\n" + indent + _ELLIPSIS)
         else:
-            elision = _PYTHON_ELISION if python else _BRACE_ELISION
+            elision = _ELLIPSIS if indented else _BRACE_ELISION
             pieces.append(_copy_capping_docs(source, cursor, cut, docs).rstrip() + b" " + elision)
         cursor = member.end_byte
     pieces.append(_copy_capping_docs(source, cursor, end, docs))
     return b"".join(pieces)
 
 
-def _inside_container(source: bytes, container: Definition, body: bytes, python: bool) -> bytes:
+def _inside_container(source: bytes, container: Definition, body: bytes, indented: bool) -> bytes:
     header_start = _line_start(source, container.start_byte)
     header_end = container.body_start if container.body_start is not None else container.end_byte
     header = source[header_start:header_end].rstrip()
     first_line_end = header.find(b"\n", 0)
     if container.body_start is None and first_line_end >= 0:
         header = header[:first_line_end]
-    if python:
+    if indented:
         return header + b"\n" + body
     if not header.endswith(b"{"):
         header += b" {"
@@ -417,7 +418,7 @@ def _cap_lines(body: bytes, max_lines: int) -> bytes:
         return body
     lines = body.split(b"\n")[:max_lines]
     indent = _indent_at(lines[-1], 0) if lines else b""
-    return b"\n".join([*lines, indent + _PYTHON_ELISION])
+    return b"\n".join([*lines, indent + _ELLIPSIS])
 
 
 def _line_start(source: bytes, position: int) -> int:
@@ -437,3 +438,9 @@ def _indent_at(source: bytes, position: int) -> bytes:
     while end < len(source) and source[end : end + 1] in (b" ", b"\t"):
         end += 1
     return source[start:end]
+
+
+def _indented_bodies(language: str) -> bool:
+    """Whether bodies go by indentation and start with their docstring (Python)."""
+    support = support_for(language)
+    return support is not None and support.indented_bodies

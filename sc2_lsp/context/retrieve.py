@@ -26,10 +26,10 @@ from sc2_lsp.context.caches import cache_for, resolve_path
 from sc2_lsp.context.candidates import CandidateFinder
 from sc2_lsp.context.focus import ContextRequest, Focus, analyse
 from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.languages import structure_language
 from sc2_lsp.context.packing import DefinitionPacker, Listing
 from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.similar import IndexedDocument, best_windows, identifier_set
-from sc2_lsp.context.symbols import normalize_language
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class _Gatherer:
         if path is None:
             raise ValueError(f"unresolvable request path {request.path!r}")
         self.path = path
-        self.language = normalize_language(request.language, self.path)
+        self.language = structure_language(request.language, self.path)
         self._open_resolved: dict[Path, str] | None = None
 
     def tokens(self, text: str) -> int:

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from sc2_lsp.context.symbols_model import FileSymbols
+from sc2_lsp.context.symbols import FileSymbols
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,11 @@ import pytest
 
 from sc2_lsp.context.focus import completion_target
 from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.languages import extract_symbols
 from sc2_lsp.context.members import base_names, class_name_guess, words
 from sc2_lsp.context.recent import RecentEdits
 from sc2_lsp.context.render import render_definition
 from sc2_lsp.context.retrieve import ContextRequest, Snippet, gather
-from sc2_lsp.context.symbols import extract_symbols
 from tests.workspaces import indexed, write_tree
 
 

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sc2_lsp.context.syntax import CursorSyntax, analyze, get_parser, language_for
+from sc2_lsp.languages import get_parser, language_for
+from sc2_lsp.syntax import CursorSyntax, analyze
 
 CURSOR = "‸"
 FOUR, TWO, TAB = "    ", "  ", "\t"

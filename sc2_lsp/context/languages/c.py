@@ -1,16 +1,28 @@
-"""Extractors for C and C++ syntax trees.
+"""C, C++ and CUDA: `#include`s and definitions from the syntax tree, and includes to files.
 
-Owns the knowledge of the C/C++ grammars: `#include` directives (also inside include guards and
-`extern "C"` blocks), functions and prototypes, methods (in-class and `Class::name`), structs,
-unions, enums, classes, typedefs, `using` aliases, macros and constants, through namespaces and
-templates.
+Owns the C-family grammars' node types (`#include` directives, also inside include guards and
+`extern "C"` blocks; functions and prototypes, methods in-class and as `Class::name`, structs,
+unions, enums, classes, typedefs, `using` aliases, macros and constants, through namespaces
+and templates) and resolving an include (relative to the file, the include directories, then a
+unique path-suffix match).  CUDA's grammar extends C++'s, node types included.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from tree_sitter import Node
 
-from sc2_lsp.context.symbols_model import ImportKind, ImportRef, Sink, Source
+from sc2_lsp.context.languages.base import (
+    FileOracle,
+    LanguageSupport,
+    ProjectLayout,
+    ResolvedImport,
+    Sink,
+    Source,
+)
+from sc2_lsp.context.symbols import FileSymbols, ImportKind, ImportRef
 
 _C_TRANSPARENT = frozenset(
     {"preproc_ifdef", "preproc_if", "preproc_else", "preproc_elif", "linkage_specification"}
@@ -23,7 +35,7 @@ _C_RECORDS = {
 }
 
 
-def c_family_imports(root: Node, src: Source, sink: Sink) -> None:
+def _c_family_imports(root: Node, src: Source, sink: Sink) -> None:
     stack = [root]
     while stack:
         block = stack.pop()
@@ -40,7 +52,7 @@ def c_family_imports(root: Node, src: Source, sink: Sink) -> None:
                 stack.append(node)
 
 
-def c_family_definitions(
+def _c_family_definitions(
     block: Node, src: Source, sink: Sink, parent: int | None, container: str | None
 ) -> None:
     for node in block.named_children:
@@ -53,12 +65,12 @@ def _c_node(
     kind = node.type
     if kind in _C_TRANSPARENT or kind == "declaration_list":
         body = node.child_by_field_name("body")
-        c_family_definitions(body if body is not None else node, src, sink, parent, container)
+        _c_family_definitions(body if body is not None else node, src, sink, parent, container)
         return
     if kind == "namespace_definition":
         body = node.child_by_field_name("body")
         if body is not None:
-            c_family_definitions(body, src, sink, parent, container)
+            _c_family_definitions(body, src, sink, parent, container)
         return
     if kind == "template_declaration":
         for child in node.named_children:
@@ -75,13 +87,12 @@ def _c_node(
         name, qualifier = _c_declarator_name(node.child_by_field_name("declarator"), src)
         if name is not None:
             owner = qualifier or container
-            sink.add_definition(
+            sink.add_documented(
                 name,
                 "method" if owner else "function",
                 outer,
                 parent=parent,
                 body=node.child_by_field_name("body"),
-                doc=sink.leading_comment(outer),
                 container=owner,
             )
         return
@@ -95,9 +106,7 @@ def _c_node(
             name, _ = _c_declarator_name(declarator, src)
             if name is not None:
                 aliases.add(name)
-                sink.add_definition(
-                    name, "type", outer, parent=parent, body=None, doc=sink.leading_comment(outer)
-                )
+                sink.add_documented(name, "type", outer, parent=parent)
         if type_node is not None and type_node.type in _C_RECORDS:
             tag = type_node.child_by_field_name("name")
             if tag is not None and src.text(tag) not in aliases:
@@ -109,26 +118,12 @@ def _c_node(
     if kind in ("preproc_def", "preproc_function_def"):
         name_node = node.child_by_field_name("name")
         if name_node is not None:
-            sink.add_definition(
-                src.text(name_node),
-                "macro",
-                outer,
-                parent=parent,
-                body=None,
-                doc=sink.leading_comment(outer),
-            )
+            sink.add_documented(src.text(name_node), "macro", outer, parent=parent)
         return
     if kind == "alias_declaration":
         name_node = node.child_by_field_name("name")
         if name_node is not None:
-            sink.add_definition(
-                src.text(name_node),
-                "type",
-                outer,
-                parent=parent,
-                body=None,
-                doc=sink.leading_comment(outer),
-            )
+            sink.add_documented(src.text(name_node), "type", outer, parent=parent)
 
 
 def _c_record(
@@ -177,19 +172,11 @@ def _c_declaration(
             continue
         if is_function:
             owner = qualifier or container
-            sink.add_definition(
-                name,
-                "method" if owner else "function",
-                outer,
-                parent=parent,
-                body=None,
-                doc=sink.leading_comment(outer),
-                container=owner,
+            sink.add_documented(
+                name, "method" if owner else "function", outer, parent=parent, container=owner
             )
         elif parent is None and ("const" in src.text(node).split("=")[0].split() or name.isupper()):
-            sink.add_definition(
-                name, "constant", outer, parent=parent, body=None, doc=sink.leading_comment(outer)
-            )
+            sink.add_documented(name, "constant", outer, parent=parent)
 
 
 def _c_is_function_declarator(declarator: Node) -> bool:
@@ -231,3 +218,43 @@ def _c_declarator_name(declarator: Node | None, src: Source) -> tuple[str | None
             continue
         current = current.child_by_field_name("declarator")
     return None, None
+
+
+def extract(root: Node, src: Source, sink: Sink) -> str | None:
+    _c_family_imports(root, src, sink)
+    _c_family_definitions(root, src, sink, parent=None, container=None)
+    return None
+
+
+def resolve(
+    path: Path, reference: ImportRef, symbols: FileSymbols, layout: ProjectLayout, files: FileOracle
+) -> list[ResolvedImport]:
+    spec = reference.module
+    candidates: list[Path] = []
+    if reference.kind == "include":
+        candidates.append(path.parent / spec)
+    candidates.extend(directory / spec for directory in layout.include_dirs)
+    for candidate in candidates:
+        normalised = Path(os.path.normpath(candidate))
+        if files.is_file(normalised):
+            return [ResolvedImport(normalised, (), None, reference.line)]
+    suffix = "/" + spec.lstrip("./")
+    matches = [
+        file for file in files.files_named(Path(spec).name) if file.as_posix().endswith(suffix)
+    ]
+    if not matches:
+        return []
+    best = max(matches, key=lambda file: (_shared_prefix(file, path), -len(file.parts)))
+    return [ResolvedImport(best, (), None, reference.line)]
+
+
+def _shared_prefix(left: Path, right: Path) -> int:
+    count = 0
+    for a, b in zip(left.parts, right.parts, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+SUPPORT = LanguageSupport(languages=("c", "cpp", "cuda"), extract=extract, resolve=resolve)

@@ -1,146 +1,41 @@
-"""Extractors for Python and JavaScript/TypeScript/TSX syntax trees.
+"""JavaScript, TypeScript and TSX: imports and definitions, module specifier lookup.
 
-Owns the knowledge of these grammars' node types: imports (Python `import`/`from`, ES
-`import`/`export … from`, CommonJS `require`), and definitions (functions, classes, methods,
-type aliases, interfaces, enums, module-level constants) with their doc comments/docstrings.
+Owns these grammars' node types (ES `import`/`export … from`, CommonJS `require`; functions,
+classes, methods, interfaces, type aliases, enums and module-level constants with their doc
+comments) and resolving a specifier (relative paths with extension and `index` resolution,
+`.js` specifiers naming `.ts` sources, tsconfig/jsconfig `baseUrl` and `paths`, including a
+relative `extends` chain).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
 from tree_sitter import Node
 
-from sc2_lsp.context.symbols_model import ImportKind, ImportRef, Sink, Source
+from sc2_lsp.context.languages.base import (
+    FileOracle,
+    LanguageSupport,
+    ProjectLayout,
+    ResolvedImport,
+    Sink,
+    Source,
+)
+from sc2_lsp.context.symbols import FileSymbols, ImportKind, ImportRef
+
+_SCRIPT_EXTENSIONS = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+_JS_TO_TS = {".js": (".ts", ".tsx"), ".jsx": (".tsx",), ".mjs": (".mts",), ".cjs": (".cts",)}
 
 
-def python_symbols(root: Node, src: Source, sink: Sink) -> None:
-    _python_block(root, src, sink, parent=None, depth=0)
-
-
-def script_symbols(root: Node, src: Source, sink: Sink) -> None:
+def extract(root: Node, src: Source, sink: Sink) -> str | None:
     _script_block(root, src, sink, parent=None)
+    return None
 
-
-# --------------------------------------------------------------------------- Python
-
-
-def _python_block(block: Node, src: Source, sink: Sink, parent: int | None, depth: int) -> None:
-    for node in block.named_children:
-        _python_statement(node, src, sink, parent, depth)
-
-
-def _python_statement(node: Node, src: Source, sink: Sink, parent: int | None, depth: int) -> None:
-    kind = node.type
-    if kind == "expression_statement" and node.named_child_count == 1:
-        inner = node.named_children[0]
-        if inner.type == "assignment":
-            _python_assignment(inner, node, src, sink, parent)
-        return
-    if kind == "assignment":
-        _python_assignment(node, node, src, sink, parent)
-        return
-    if kind == "decorated_definition":
-        inner_definition = node.child_by_field_name("definition")
-        if inner_definition is not None:
-            _python_definition(inner_definition, node, src, sink, parent, depth)
-        return
-    if kind in ("function_definition", "class_definition"):
-        _python_definition(node, node, src, sink, parent, depth)
-        return
-    if kind == "type_alias_statement":
-        left = node.child_by_field_name("left")
-        if left is not None:
-            sink.add_definition(src.text(left), "type", node, parent=parent, body=None)
-        return
-    if parent is not None:
-        return
-    if kind in ("import_statement", "import_from_statement"):
-        _python_import(node, src, sink)
-    elif kind in ("if_statement", "try_statement", "with_statement") and depth == 0:
-        # `if TYPE_CHECKING:` and `try: import x except ImportError:` hold real imports.
-        for child in node.named_children:
-            if child.type == "block":
-                _python_block(child, src, sink, parent, depth)
-            elif child.type in ("else_clause", "except_clause", "finally_clause", "elif_clause"):
-                for grandchild in child.named_children:
-                    if grandchild.type == "block":
-                        _python_block(grandchild, src, sink, parent, depth)
-
-
-def _python_definition(
-    node: Node, outer: Node, src: Source, sink: Sink, parent: int | None, depth: int
-) -> None:
-    name_node = node.child_by_field_name("name")
-    body = node.child_by_field_name("body")
-    if name_node is None:
-        return
-    is_class = node.type == "class_definition"
-    if is_class:
-        kind = "class"
-    else:
-        kind = "method" if parent is not None and sink.is_class(parent) else "function"
-    doc = _python_docstring(body)
-    index = sink.add_definition(
-        src.text(name_node), kind, outer, parent=parent, body=body, doc=doc, is_container=is_class
-    )
-    if is_class and body is not None and depth < 3:
-        _python_block(body, src, sink, parent=index, depth=depth + 1)
-
-
-def _python_docstring(body: Node | None) -> Node | None:
-    if body is None or body.named_child_count == 0:
-        return None
-    first = body.named_children[0]
-    if first.type == "expression_statement" and first.named_child_count == 1:
-        first = first.named_children[0]
-    return first if first.type == "string" else None
-
-
-def _python_assignment(
-    node: Node, outer: Node, src: Source, sink: Sink, parent: int | None
-) -> None:
-    left = node.child_by_field_name("left")
-    if left is None or left.type != "identifier":
-        return
-    name = src.text(left)
-    if parent is not None:
-        # Class attributes show up inside the class outline; indexing each is noise.
-        return
-    kind = "constant" if name.isupper() else "variable"
-    sink.add_definition(name, kind, outer, parent=parent, body=None)
-
-
-def _python_import(node: Node, src: Source, sink: Sink) -> None:
-    line = node.start_point[0]
-    if node.type == "import_statement":
-        for child in node.children_by_field_name("name"):
-            if child.type == "aliased_import":
-                module = child.child_by_field_name("name")
-                alias = child.child_by_field_name("alias")
-                if module is not None:
-                    local = src.text(alias) if alias is not None else None
-                    sink.add_import(ImportRef("module", src.text(module), (), local, line))
-            else:
-                sink.add_import(ImportRef("module", src.text(child), (), None, line))
-        return
-    module_node = node.child_by_field_name("module_name")
-    if module_node is None:
-        return
-    names: list[tuple[str, str]] = []
-    for child in node.children_by_field_name("name"):
-        if child.type == "aliased_import":
-            imported = child.child_by_field_name("name")
-            alias = child.child_by_field_name("alias")
-            if imported is not None:
-                local = src.text(alias) if alias is not None else src.text(imported)
-                names.append((src.text(imported), local))
-        else:
-            names.append((src.text(child), src.text(child)))
-    if any(child.type == "wildcard_import" for child in node.named_children):
-        names.append(("*", "*"))
-    sink.add_import(ImportRef("from", src.text(module_node), tuple(names), None, line))
-
-
-# --------------------------------------------------------------------------- JS / TS
 
 _SCRIPT_DECLARATIONS = {
     "function_declaration": "function",
@@ -217,13 +112,12 @@ def _script_class_body(body: Node, src: Source, sink: Sink, parent: int) -> None
         name_node = member.child_by_field_name("name")
         if name_node is None:
             continue
-        sink.add_definition(
+        sink.add_documented(
             src.text(name_node),
             "method",
             member,
             parent=parent,
             body=member.child_by_field_name("body"),
-            doc=sink.leading_comment(member),
         )
 
 
@@ -253,9 +147,7 @@ def _script_variables(node: Node, outer: Node, src: Source, sink: Sink, parent: 
                 if node.child_count and src.text(node.children[0]) == "const"
                 else ("variable")
             )
-        sink.add_definition(
-            name, kind, outer, parent=parent, body=body, doc=sink.leading_comment(outer)
-        )
+        sink.add_documented(name, kind, outer, parent=parent, body=body)
 
 
 def _is_require(value: Node, src: Source) -> bool:
@@ -342,3 +234,149 @@ def _string_value(node: Node, src: Source) -> str:
     if len(text) >= 2 and text[0] in "'\"`" and text[-1] == text[0]:
         return text[1:-1]
     return text
+
+
+def resolve(
+    path: Path, reference: ImportRef, symbols: FileSymbols, layout: ProjectLayout, files: FileOracle
+) -> list[ResolvedImport]:
+    specifier = reference.module
+    bases: list[Path] = []
+    if specifier.startswith("."):
+        bases.append(Path(os.path.normpath(path.parent / specifier)))
+    elif specifier.startswith("/"):
+        return []
+    else:
+        bases.extend(_script_config_candidates(path, specifier, layout, files))
+    for base in bases:
+        target = _script_file(base, files)
+        if target is not None:
+            return [ResolvedImport(target, reference.names, reference.alias, reference.line)]
+    return []
+
+
+def _script_file(base: Path, files: FileOracle) -> Path | None:
+    if files.is_file(base):
+        return base
+    suffix = base.suffix.lower()
+    for replacement in _JS_TO_TS.get(suffix, ()):
+        candidate = base.with_suffix(replacement)
+        if files.is_file(candidate):
+            return candidate
+    for extension in _SCRIPT_EXTENSIONS:
+        candidate = base.with_name(base.name + extension)
+        if files.is_file(candidate):
+            return candidate
+    for extension in _SCRIPT_EXTENSIONS:
+        candidate = base / f"index{extension}"
+        if files.is_file(candidate):
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class ScriptConfig:
+    """The parts of a tsconfig/jsconfig that map bare specifiers to files."""
+
+    base_url: Path | None
+    paths: tuple[tuple[str, tuple[str, ...]], ...]
+    paths_base: Path
+
+
+def _script_config_candidates(
+    path: Path, specifier: str, layout: ProjectLayout, files: FileOracle
+) -> list[Path]:
+    config_file = _nearest_config(path, layout)
+    if config_file is None:
+        return []
+    config = load_script_config(config_file, files.read_small_text)
+    if config is None:
+        return []
+    candidates: list[Path] = []
+    for pattern, targets in config.paths:
+        captured = _match_path_pattern(pattern, specifier)
+        if captured is None:
+            continue
+        for target in targets:
+            candidates.append(
+                Path(os.path.normpath(config.paths_base / target.replace("*", captured)))
+            )
+    if config.base_url is not None:
+        candidates.append(Path(os.path.normpath(config.base_url / specifier)))
+    return candidates
+
+
+def _nearest_config(path: Path, layout: ProjectLayout) -> Path | None:
+    best: Path | None = None
+    for config in layout.script_configs:
+        directory = config.parent
+        if (directory == path.parent or directory in path.parents) and (
+            best is None or len(directory.parts) > len(best.parent.parts)
+        ):
+            best = config
+    return best
+
+
+def _match_path_pattern(pattern: str, specifier: str) -> str | None:
+    if "*" not in pattern:
+        return "" if pattern == specifier else None
+    prefix, _, suffix = pattern.partition("*")
+    if specifier.startswith(prefix) and specifier.endswith(suffix):
+        return specifier[len(prefix) : len(specifier) - len(suffix)]
+    return None
+
+
+def load_script_config(
+    config_file: Path, read: Callable[[Path], str | None], depth: int = 0
+) -> ScriptConfig | None:
+    """Parse a tsconfig/jsconfig (JSON with comments), following relative `extends`."""
+    text = read(config_file)
+    if text is None:
+        return None
+    try:
+        data = json.loads(_strip_json_comments(text))
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    inherited: ScriptConfig | None = None
+    extends = data.get("extends")
+    if isinstance(extends, str) and extends.startswith(".") and depth < 3:
+        parent_file = Path(os.path.normpath(config_file.parent / extends))
+        if parent_file.suffix != ".json":
+            parent_file = parent_file.with_name(parent_file.name + ".json")
+        inherited = load_script_config(parent_file, read, depth + 1)
+    options = data.get("compilerOptions")
+    options = options if isinstance(options, dict) else {}
+    base_url = inherited.base_url if inherited else None
+    if isinstance(options.get("baseUrl"), str):
+        base_url = Path(os.path.normpath(config_file.parent / options["baseUrl"]))
+    paths = inherited.paths if inherited else ()
+    paths_base = inherited.paths_base if inherited else config_file.parent
+    raw_paths = options.get("paths")
+    if isinstance(raw_paths, dict):
+        paths = tuple(
+            (str(key), tuple(str(v) for v in value if isinstance(v, str)))
+            for key, value in raw_paths.items()
+            if isinstance(value, list)
+        )
+        paths_base = base_url if base_url is not None else config_file.parent
+    return ScriptConfig(base_url=base_url, paths=paths, paths_base=paths_base)
+
+
+_JSON_COMMENTS = re.compile(r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
+_JSON_TRAILING_COMMAS = re.compile(r'"(?:\\.|[^"\\])*"|,(?=\s*[}\]])')
+
+
+def _strip_json_comments(text: str) -> str:
+    """JSONC → JSON: drop comments, then trailing commas (strings are left untouched)."""
+
+    def keep_strings(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return token if token.startswith('"') else ""
+
+    return _JSON_TRAILING_COMMAS.sub(keep_strings, _JSON_COMMENTS.sub(keep_strings, text))
+
+
+SUPPORT = LanguageSupport(
+    languages=("javascript", "typescript", "tsx"), extract=extract, resolve=resolve
+)

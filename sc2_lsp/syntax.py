@@ -1,109 +1,25 @@
-"""Cursor syntax: which grammar a document uses and what kind of completion fits the cursor.
+"""Cursor syntax: what kind of completion fits the cursor, and where a block ends.
 
-Owns the languageId/file-name → tree-sitter-language-pack table, the per-thread parser cache and
-`analyze`, which decides whether to skip, complete one line or complete a block, and at which
-indentation the completion belongs. Pure functions; never raises on odd input.
+Owns `analyze`, which decides whether to skip, complete one line or complete a block (see
+`CompletionMode`), at which indentation the completion belongs, and whether the cursor sits
+in a comment or a string, from the lines around the cursor and their tree-sitter parse (the
+grammar and comment syntax come from the language table), plus the per-language rules for
+what opens a block. Pure functions; never raises on odd input.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal, cast, get_args
 
 import tree_sitter
-from tree_sitter_language_pack import SupportedLanguage
-from tree_sitter_language_pack import get_language as _pack_language
 
-CompletionMode = Literal["skip", "line", "block"]
+from sc2_lsp.languages import comments_of, get_parser
+from sc2_lsp.lines import CompletionMode, indent_width, leading_whitespace
 
-
-def _table(spec: str) -> dict[str, str]:
-    """Parse `target: key key ...` entries (separated by newlines or `;`) into {key: target}."""
-    table: dict[str, str] = {}
-    for entry in spec.replace("\n", ";").split(";"):
-        if not entry.strip():
-            continue
-        target, keys = entry.split(":", 1)
-        table.update(dict.fromkeys(keys.split(), target.strip()))
-    return table
-
-
-_PACK_LANGUAGES = frozenset(get_args(SupportedLanguage))
-# These grammars (pack 0.13) never return from parsing inputs as small as "x".
-_HANGING_GRAMMARS = frozenset(("cobol", "perl"))
-_LANGUAGE_ID_ALIASES = _table("""
-    javascript: javascriptreact jsx; tsx: typescriptreact; bash: shellscript sh zsh shell
-    cuda: cuda-cpp; objc: objective-c objective-cpp; csharp: c#; json: jsonc json5
-    make: makefile; gitcommit: git-commit; latex: tex; dockerfile: docker; starlark: bazel
-""")
-_EXTENSIONS = _table("""
-    python: py pyi pyw; javascript: js mjs cjs jsx; typescript: ts mts cts; tsx: tsx; c: c h
-    cpp: cc cpp cxx c++ hpp hh hxx h++ ipp; cuda: cu cuh; rust: rs; go: go; java: java
-    kotlin: kt kts; scala: scala sc; csharp: cs; ruby: rb rake gemspec; lua: lua
-    bash: sh bash zsh; fish: fish; php: php; swift: swift; objc: m mm; dart: dart
-    elixir: ex exs; erlang: erl hrl; haskell: hs; ocaml: ml; julia: jl; r: r; perl: pl pm
-    zig: zig; sql: sql; html: html htm; css: css; scss: scss; json: json; yaml: yaml yml
-    toml: toml; markdown: md markdown; terraform: tf tfvars; hcl: hcl; proto: proto
-    graphql: graphql gql; make: mk; vue: vue; svelte: svelte; solidity: sol; elisp: el
-    clojure: clj cljs cljc edn; commonlisp: lisp; scheme: scm ss; racket: rkt
-    powershell: ps1 psm1; groovy: groovy gradle; verilog: sv svh; vhdl: vhd vhdl
-    fortran: f90 f95 f03 f08; latex: tex; elm: elm; fsharp: fs fsx; gdscript: gd; nix: nix
-    starlark: bzl star; glsl: glsl vert frag; hlsl: hlsl; wgsl: wgsl
-""")
-_FILE_NAMES = _table("""
-    make: Makefile makefile GNUmakefile; dockerfile: Dockerfile Containerfile
-    cmake: CMakeLists.txt; starlark: BUILD BUILD.bazel WORKSPACE; ruby: Gemfile Rakefile
-""")
-
-
-def language_for(language_id: str | None, path: str | None) -> str | None:
-    """Map an LSP languageId (preferred) or a file path/URI to a language-pack name."""
-    if language_id:
-        lid = language_id.strip().lower()
-        name = _LANGUAGE_ID_ALIASES.get(lid, lid)
-        if name in _PACK_LANGUAGES:
-            return name
-    if path:
-        base = path.split("?", 1)[0].replace("\\", "/").rsplit("/", 1)[-1]
-        if base in _FILE_NAMES:
-            return _FILE_NAMES[base]
-        if "." in base:
-            return _EXTENSIONS.get(base.rsplit(".", 1)[1].lower())
-    return None
-
-
-@cache
-def _language(name: str) -> tree_sitter.Language | None:
-    if name not in _PACK_LANGUAGES or name in _HANGING_GRAMMARS:
-        return None
-    try:
-        return _pack_language(cast(SupportedLanguage, name))
-    except Exception:  # a language listed by the pack but missing its binary
-        return None
-
-
-class _ParserCache(threading.local):
-    """tree_sitter.Parser is not thread-safe, so every thread keeps its own parsers."""
-
-    def __init__(self) -> None:
-        self.parsers: dict[str, tree_sitter.Parser | None] = {}
-
-
-_PARSERS = _ParserCache()
-
-
-def get_parser(language: str) -> tree_sitter.Parser | None:
-    """This thread's cached parser for `language`; None if the pack lacks (or can't run) it."""
-    parsers = _PARSERS.parsers
-    if language not in parsers:
-        grammar = _language(language)
-        parsers[language] = tree_sitter.Parser(grammar) if grammar is not None else None
-    return parsers[language]
-
+__all__ = ["CompletionMode", "CursorSyntax", "analyze"]
 
 # --- per-language text rules -------------------------------------------------------------
 
@@ -116,39 +32,50 @@ class _Rules:
     statement_colon: bool  # `:` opens a block only after a compound statement (Python)
 
 
-def _rules(
-    tail: str, comments: tuple[str, ...], quotes: str = "\"'", colon: bool = False
-) -> _Rules:
-    return _Rules(re.compile(rf"(?:{tail})$"), comments, quotes, colon)
+@dataclass(frozen=True, slots=True)
+class _Opener:
+    """What ends a line that opens a block (a regex alternation), and the quotes of strings."""
+
+    tail: str
+    quotes: str = "\"'"
+    colon: bool = False
 
 
 _BR = r"[\[({]"
 _CASE = r"|^\s*(?:case\b.*|default\s*):"
-_SLASH = ("//", "/*")
-_C_LIKE = _rules(_BR + _CASE, _SLASH)
-_RULES: dict[str, _Rules] = {
-    **dict.fromkeys(("python", "starlark", "gdscript"), _rules(r"[\[({:]", ("#",), colon=True)),
+_C_LIKE = _Opener(_BR + _CASE)
+_OPENERS: dict[str, _Opener] = {
+    **dict.fromkeys(("python", "starlark", "gdscript"), _Opener(r"[\[({:]", colon=True)),
     **dict.fromkeys(
         ("javascript", "typescript", "tsx", "php", "dart", "scala", "vue", "svelte"),
-        _rules(_BR + r"|=>" + _CASE, _SLASH, "\"'`"),
+        _Opener(_BR + r"|=>" + _CASE, "\"'`"),
     ),
-    "csharp": _rules(_BR + r"|=>" + _CASE, _SLASH),
-    "rust": _rules(_BR + r"|=>", _SLASH, '"'),
-    "go": _rules(_BR + _CASE, _SLASH, "\"'`"),
-    **dict.fromkeys(("java", "kotlin"), _rules(_BR + r"|->" + _CASE, _SLASH)),
-    "ruby": _rules(
+    "csharp": _Opener(_BR + r"|=>" + _CASE),
+    "rust": _Opener(_BR + r"|=>", '"'),
+    "go": _Opener(_BR + _CASE, "\"'`"),
+    **dict.fromkeys(("java", "kotlin"), _Opener(_BR + r"|->" + _CASE)),
+    "ruby": _Opener(
         _BR + r"|\bdo(?:\s*\|[^|]*\|)?|\bthen|^\s*(?:def|class|module|if|unless|while|until"
-        r"|case|begin|for|else|elsif|when|rescue|ensure)\b(?!.*\bend\b).*",
-        ("#",),
+        r"|case|begin|for|else|elsif|when|rescue|ensure)\b(?!.*\bend\b).*"
     ),
-    "lua": _rules(_BR + r"|\bthen|\bdo|\belse|\brepeat|\bfunction\b.*\)", ("--",)),
-    "bash": _rules(r"[({]|\bthen|\bdo|\belse|^\s*case\b.*\bin", ("#",)),
-    "elixir": _rules(_BR + r"|\bdo|->|\bfn", ("#",)),
-    "erlang": _rules(_BR + r"|->", ("%",)),
-    "haskell": _rules(_BR + r"|=|\bwhere|\bdo|\bof|->", ("--",)),
-    "yaml": _rules(r"[\[{:|>]", ("#",)),
+    "lua": _Opener(_BR + r"|\bthen|\bdo|\belse|\brepeat|\bfunction\b.*\)"),
+    "bash": _Opener(r"[({]|\bthen|\bdo|\belse|^\s*case\b.*\bin"),
+    "elixir": _Opener(_BR + r"|\bdo|->|\bfn"),
+    "erlang": _Opener(_BR + r"|->"),
+    "haskell": _Opener(_BR + r"|=|\bwhere|\bdo|\bof|->"),
+    "yaml": _Opener(r"[\[{:|>]"),
 }
-_UNKNOWN_RULES = _rules(_BR + r"|:|=>|->", ("#", "//", "--"), "\"'`")
+# Without a known language: any common block opener, comment or quote counts.
+_UNKNOWN = _Opener(_BR + r"|:|=>|->", "\"'`")
+_UNKNOWN_COMMENTS = ("#", "//", "--")
+
+
+@cache
+def _rules(language: str | None) -> _Rules:
+    opener = _OPENERS.get(language, _C_LIKE) if language else _UNKNOWN
+    comments = comments_of(language) if language else _UNKNOWN_COMMENTS
+    return _Rules(re.compile(rf"(?:{opener.tail})$"), comments, opener.quotes, opener.colon)
+
 
 _COMPOUND_STATEMENT = re.compile(
     r"^\s*(?:(?:async|static)\s+)?(?:def|class|if|elif|else|for|while|try|except|finally|with"
@@ -173,14 +100,6 @@ _LINES_BEFORE = 300
 _LINES_AFTER = 100
 _PARSE_BEFORE, _PARSE_SEEK, _PARSE_AFTER = 50, 30, 10
 _MAX_LINE_CHARS, _MAX_PARSE_CHARS = 4000, 64_000
-
-
-def _leading_ws(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def _width(whitespace: str) -> int:
-    return len(whitespace.expandtabs(4))
 
 
 def _is_word_char(ch: str) -> bool:
@@ -218,14 +137,14 @@ def analyze(
     """Classify the cursor at code-point `offset` in `text` (see CompletionMode)."""
     lines, row, col, reaches_eof = _window(text, max(0, min(offset, len(text))))
     if len(lines[row]) > _MAX_LINE_CHARS:  # minified or generated: nothing sensible to add
-        return CursorSyntax("skip", _leading_ws(lines[row]), False, False)
+        return CursorSyntax("skip", leading_whitespace(lines[row]), False, False)
     tree_row0 = _parse_start(lines, row)
     scan = _Scan(
         lines=lines,
         row=row,
         col=col,
         reaches_eof=reaches_eof,
-        rules=_RULES.get(language, _C_LIKE) if language else _UNKNOWN_RULES,
+        rules=_rules(language),
         unit=_indent_unit(lines[max(0, row - 60) : row + 20], language),
         tree=_parse(lines[tree_row0 : row + _PARSE_AFTER + 1], language),
         tree_row0=tree_row0,
@@ -288,7 +207,7 @@ def _indent_unit(lines: tuple[str, ...], language: str | None) -> str:
     tab_lines = space_lines = previous = 0
     steps: Counter[int] = Counter()
     for line in lines:
-        lead = _leading_ws(line)
+        lead = leading_whitespace(line)
         if len(lead) == len(line):
             continue
         if lead.startswith("\t"):
@@ -379,7 +298,7 @@ def _split_comment(line: str, rules: _Rules) -> tuple[str, bool, bool]:
 def _mode(
     scan: _Scan, prefix: str, suffix: str, in_literal: bool, max_line_suffix: int
 ) -> tuple[CompletionMode, str]:
-    lead = _leading_ws(scan.lines[scan.row])
+    lead = leading_whitespace(scan.lines[scan.row])
     rest = suffix.strip()
     closers_only = all(ch in _CLOSING_PUNCTUATION for ch in rest)
     if not prefix.strip():
@@ -435,8 +354,10 @@ def _empty_line_mode(scan: _Scan, prefix: str, closes_line: bool) -> tuple[Compl
     lines, row = scan.lines, scan.row
     opener = _governing_opener(scan, prefix)
     if opener is not None and _block_is_trivial(scan, opener, closes_line):
-        opener_indent = _leading_ws(lines[opener])
-        deeper = _width(prefix) > _width(opener_indent)  # the editor already indented the line
+        opener_indent = leading_whitespace(lines[opener])
+        deeper = indent_width(prefix) > indent_width(
+            opener_indent
+        )  # the editor already indented the line
         return "block", prefix if deeper else opener_indent + scan.unit
     if closes_line:
         return "line", prefix
@@ -445,7 +366,8 @@ def _empty_line_mode(scan: _Scan, prefix: str, closes_line: bool) -> tuple[Compl
     if at_eof and not prefix:
         return "block", prefix
     scope_ends = at_eof or (
-        following is not None and _width(_leading_ws(lines[following])) < _width(prefix)
+        following is not None
+        and indent_width(leading_whitespace(lines[following])) < indent_width(prefix)
     )
     if scope_ends and opener is not None and _CLASS_LIKE.search(lines[opener]):
         return "block", prefix
@@ -466,9 +388,9 @@ def _governing_opener(scan: _Scan, prefix: str) -> int | None:
     row = _prev_nonblank(lines, scan.row)
     if row is None or _line_opens_block(scan, row):
         return row
-    width = _width(prefix)
+    width = indent_width(prefix)
     while width and row is not None:
-        if _width(_leading_ws(lines[row])) < width:
+        if indent_width(leading_whitespace(lines[row])) < width:
             return row if _line_opens_block(scan, row) else None
         row = _prev_nonblank(lines, row)
     return None
@@ -477,13 +399,13 @@ def _governing_opener(scan: _Scan, prefix: str) -> int | None:
 def _block_is_trivial(scan: _Scan, opener: int, closes_line: bool) -> bool:
     """True when the block under `opener` holds nothing but placeholders, docstrings or comments."""
     lines, row = scan.lines, scan.row
-    opener_width = _width(_leading_ws(lines[opener]))
+    opener_width = indent_width(leading_whitespace(lines[opener]))
     in_docstring = False
     for r in range(opener + 1, row if closes_line else len(lines)):
         stripped = lines[r].strip()
         if r == row or not stripped:
             continue
-        if not in_docstring and _width(_leading_ws(lines[r])) <= opener_width:
+        if not in_docstring and indent_width(leading_whitespace(lines[r])) <= opener_width:
             break
         triple_quotes = stripped.count('"""') + stripped.count("'''")
         if in_docstring or triple_quotes:
