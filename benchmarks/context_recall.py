@@ -72,9 +72,10 @@ from tree_sitter import Node  # noqa: E402
 from tree_sitter_language_pack import get_parser  # noqa: E402
 
 from sc2_lsp.config import Settings, resolve  # noqa: E402
-from sc2_lsp.context.recent import RecentEdits  # noqa: E402
+from sc2_lsp.context.retrieval.recent import RecentEdits  # noqa: E402
+from sc2_lsp.context.retrieval.similar import identifier_set, jaccard  # noqa: E402
 from sc2_lsp.context.settings import RepoContextSettings  # noqa: E402
-from sc2_lsp.context.similar import IDENTIFIER, identifier_set, jaccard  # noqa: E402
+from sc2_lsp.context.symbols import IDENTIFIER  # noqa: E402
 from sc2_lsp.documents import Snapshot, cursor_at  # noqa: E402
 from sc2_lsp.engine.llama import Tokenizer  # noqa: E402
 from sc2_lsp.languages import language_for  # noqa: E402

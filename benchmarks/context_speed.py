@@ -33,8 +33,8 @@ from typing import Any
 from benchmarks.common import cpu_name, percentile
 from sc2_lsp.context.index import WorkspaceIndex
 from sc2_lsp.context.languages import structure_language
-from sc2_lsp.context.recent import RecentEdits
-from sc2_lsp.context.retrieve import ContextRequest, gather
+from sc2_lsp.context.retrieval.recent import RecentEdits
+from sc2_lsp.context.retrieval.retrieve import ContextRequest, gather
 from sc2_lsp.context.settings import RepoContextSettings
 
 ROOT = Path(__file__).resolve().parents[1]

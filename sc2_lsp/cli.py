@@ -22,7 +22,7 @@ from typing import Any
 from sc2_lsp import __version__, models
 from sc2_lsp.completer import Completer
 from sc2_lsp.config import Settings, resolve
-from sc2_lsp.context.recent import RecentEdits
+from sc2_lsp.context.retrieval.recent import RecentEdits
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
 from sc2_lsp.engine.worker import EngineWorker

@@ -1,16 +1,23 @@
-"""What the index keeps of a file's structure: its imports and its definitions.
+"""What the index keeps of a file's structure: its imports, its definitions, the names it uses.
 
 Owns `ImportRef`, `Definition` and `FileSymbols` (compact, slotted, immutable: the index keeps
-one per file for the whole workspace), as the language modules extract them.
+one per file for the whole workspace), as the language modules extract them, and
+`used_identifiers`, the names an open buffer uses besides its imports.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+# Imports this many lines below the last heading import still count as the heading.
+_IMPORT_SLACK_LINES = 40
 
 ImportKind = Literal["module", "from", "reexport", "mod", "use", "include", "system_include"]
 
@@ -180,3 +187,38 @@ def _forget_materialised(key: int, reference: weakref.ref[FileSymbols]) -> None:
         found = _materialised_cache.get(key)
         if found is not None and found[0] is reference:
             del _materialised_cache[key]
+
+
+def used_identifiers(text: str, symbols: FileSymbols | None) -> frozenset[str]:
+    """Names `text` mentions outside its import statements (an unused import is not a use)."""
+    imports = symbols.imports if symbols is not None else ()
+    if not imports:
+        return frozenset(IDENTIFIER.findall(text))
+    # Mentions are counted only down to a little past the imports heading the file (a
+    # parenthesised import spans lines); below that every mention is taken for a use (an import
+    # inside a function is there to be used), and a set is much cheaper to build.
+    first_definition = symbols.first_definition_line if symbols is not None else None
+    heading = [i.line for i in imports if first_definition is None or i.line < first_definition]
+    last = max(heading) if heading else 0
+    split = _start_of_line(text, last + _IMPORT_SLACK_LINES)
+    counts = Counter(IDENTIFIER.findall(text, 0, split))
+    for reference in imports:
+        mentioned = set(IDENTIFIER.findall(reference.module))
+        for name, local in reference.names:
+            mentioned.update((name, local))
+        if reference.alias:
+            mentioned.add(reference.alias)
+        counts.subtract(mentioned)
+    used = {name for name, count in counts.items() if count > 0}
+    used.update(IDENTIFIER.findall(text, split))
+    return frozenset(used)
+
+
+def _start_of_line(text: str, line: int) -> int:
+    position = 0
+    for _ in range(line):
+        newline = text.find("\n", position)
+        if newline < 0:
+            return len(text)
+        position = newline + 1
+    return position

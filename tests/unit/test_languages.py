@@ -17,8 +17,8 @@ from sc2_lsp.context.languages.base import (
     Sink,
     Source,
 )
-from sc2_lsp.context.recent import RecentEdits
-from sc2_lsp.context.retrieve import ContextRequest, gather
+from sc2_lsp.context.retrieval.recent import RecentEdits
+from sc2_lsp.context.retrieval.retrieve import ContextRequest, gather
 from sc2_lsp.context.symbols import FileSymbols, ImportRef
 from sc2_lsp.languages import LANGUAGES, comments_of, language_for
 from sc2_lsp.syntax import analyze

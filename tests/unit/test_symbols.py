@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sc2_lsp.context.languages import SUPPORTED, extract_symbols, structure_language
-from sc2_lsp.context.render import render_definition, render_selection
+from sc2_lsp.context.retrieval.render import render_definition, render_selection
 from sc2_lsp.context.symbols import FileSymbols
 
 PROJECTS = Path(__file__).resolve().parents[1] / "data" / "projects"

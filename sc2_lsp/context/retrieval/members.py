@@ -17,14 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sc2_lsp.context.caches import GatherCache
-from sc2_lsp.context.focus import Focus
 from sc2_lsp.context.index import FileRecord, WorkspaceIndex
 from sc2_lsp.context.languages import ResolvedImport, support_for
 from sc2_lsp.context.languages.base import braced_class_bases
-from sc2_lsp.context.packing import Listing
-from sc2_lsp.context.similar import IDENTIFIER, STOP_WORDS
-from sc2_lsp.context.symbols import Definition
+from sc2_lsp.context.retrieval.caches import GatherCache
+from sc2_lsp.context.retrieval.focus import Focus
+from sc2_lsp.context.retrieval.packing import Listing
+from sc2_lsp.context.retrieval.similar import STOP_WORDS
+from sc2_lsp.context.symbols import IDENTIFIER, Definition
 
 MEMBER_SCORE = 3.0
 _MAX_MEMBERS = 200

@@ -7,14 +7,13 @@ per-document windows keyed by document version so unchanged open files cost noth
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+from sc2_lsp.context.symbols import IDENTIFIER
 
 # Keywords and ubiquitous names across the supported languages: they make every window look
 # alike, so they carry no signal.

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sc2_lsp.context.caches import cache_for, resolve_path
-from sc2_lsp.context.candidates import CandidateFinder
-from sc2_lsp.context.focus import ContextRequest, Focus, analyse
 from sc2_lsp.context.index import WorkspaceIndex
 from sc2_lsp.context.languages import structure_language
-from sc2_lsp.context.packing import DefinitionPacker, Listing
-from sc2_lsp.context.recent import RecentEdits
-from sc2_lsp.context.similar import IndexedDocument, best_windows, identifier_set
+from sc2_lsp.context.retrieval.caches import cache_for, resolve_path
+from sc2_lsp.context.retrieval.candidates import CandidateFinder
+from sc2_lsp.context.retrieval.focus import ContextRequest, Focus, analyse
+from sc2_lsp.context.retrieval.packing import DefinitionPacker, Listing
+from sc2_lsp.context.retrieval.recent import RecentEdits
+from sc2_lsp.context.retrieval.similar import IndexedDocument, best_windows, identifier_set
 
 logger = logging.getLogger(__name__)
 

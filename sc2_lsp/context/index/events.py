@@ -2,7 +2,7 @@
 
 Owns `EventQueue`: at most one pending action per path (the latest wins), editor events ahead
 of watcher events, and buffer edits held back until typing pauses.  Not thread-safe: the
-`WorkspaceIndex` lock guards it.
+`IndexState` lock guards it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Owns `FileRecord` (what is kept per file), `SymbolTable` (records plus lookups by definition
 name, directory and file name) and `SourceCache` (recently rendered files' bytes).  Plain data
-structures: not thread-safe, the `WorkspaceIndex` lock guards them.
+structures: not thread-safe, the `IndexState` lock guards them.
 """
 
 from __future__ import annotations

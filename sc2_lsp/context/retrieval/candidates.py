@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sc2_lsp.context.caches import GatherCache
-from sc2_lsp.context.focus import Focus, proximity_at
 from sc2_lsp.context.index import FileRecord, WorkspaceIndex
-from sc2_lsp.context.members import MemberFinder
-from sc2_lsp.context.packing import DefinitionCandidate, Listing
+from sc2_lsp.context.retrieval.caches import GatherCache
+from sc2_lsp.context.retrieval.focus import Focus, proximity_at
+from sc2_lsp.context.retrieval.members import MemberFinder
+from sc2_lsp.context.retrieval.packing import DefinitionCandidate, Listing
+from sc2_lsp.context.retrieval.similar import STOP_WORDS
 from sc2_lsp.context.settings import RepoContextSettings
-from sc2_lsp.context.similar import STOP_WORDS
 from sc2_lsp.context.symbols import FileSymbols
 
 _MAX_IMPORT_CANDIDATES = 60

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sc2_lsp.context.focus import Focus
 from sc2_lsp.context.index import FileRecord, WorkspaceIndex
-from sc2_lsp.context.render import RenderCache, RenderedDefinition, render_selection
+from sc2_lsp.context.retrieval.focus import Focus
+from sc2_lsp.context.retrieval.render import RenderCache, RenderedDefinition, render_selection
 
 DefinitionSource = Literal["import", "definition"]
 # A later snippet overlapping already-shown lines by this fraction is a repeat.

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sc2_lsp.context.index import WorkspaceIndex
-from sc2_lsp.context.render import RenderCache
-from sc2_lsp.context.similar import DocumentCache
+from sc2_lsp.context.retrieval.render import RenderCache
+from sc2_lsp.context.retrieval.similar import DocumentCache
 from sc2_lsp.context.symbols import FileSymbols
 
 _NEWLINE = re.compile("\n")

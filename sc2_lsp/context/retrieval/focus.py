@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sc2_lsp.context.similar import IDENTIFIER
-from sc2_lsp.context.symbols import FileSymbols
+from sc2_lsp.context.symbols import IDENTIFIER, FileSymbols, used_identifiers
 
 _MEMBER_ACCESS = re.compile(r"([A-Za-z_$][\w$]*)\s*(?:\.|->|::)\s*([A-Za-z_$][\w$]*)")
 # What the cursor completes: `receiver.chain.` + the member typed so far, or a bare name.
@@ -29,7 +27,6 @@ _AT_NAME = re.compile(r"[A-Za-z_$][\w$]*$")
 _CHAIN_SEPARATOR = re.compile(r"\s*(?:\?\.|\.|->|::)\s*")
 # Only the end of the cursor line decides what is being completed.
 _CURSOR_LINE_TAIL = 240
-_IMPORT_SLACK_LINES = 40
 # Lines after the cursor count less than lines before it: completion continues what came before.
 _LINES_AFTER_FRACTION = 3
 
@@ -114,31 +111,6 @@ def proximity_at(distance: int | None) -> float:
     if distance is None:
         return 0.05
     return 1.0 / (1.0 + distance / 4.0)
-
-
-def used_identifiers(text: str, symbols: FileSymbols | None) -> frozenset[str]:
-    """Names `text` mentions outside its import statements (an unused import is not a use)."""
-    imports = symbols.imports if symbols is not None else ()
-    if not imports:
-        return frozenset(IDENTIFIER.findall(text))
-    # Mentions are counted only down to a little past the imports heading the file (a
-    # parenthesised import spans lines); below that every mention is taken for a use (an import
-    # inside a function is there to be used), and a set is much cheaper to build.
-    first_definition = symbols.first_definition_line if symbols is not None else None
-    heading = [i.line for i in imports if first_definition is None or i.line < first_definition]
-    last = max(heading) if heading else 0
-    split = _offset_of_line(text, 0, 0, last + _IMPORT_SLACK_LINES)
-    counts = Counter(IDENTIFIER.findall(text, 0, split))
-    for reference in imports:
-        mentioned = set(IDENTIFIER.findall(reference.module))
-        for name, local in reference.names:
-            mentioned.update((name, local))
-        if reference.alias:
-            mentioned.add(reference.alias)
-        counts.subtract(mentioned)
-    used = {name for name, count in counts.items() if count > 0}
-    used.update(IDENTIFIER.findall(text, split))
-    return frozenset(used)
 
 
 def analyse(

@@ -3,7 +3,7 @@
 Owns `LayoutFacts`: Go modules (`go.mod`), Cargo crates (`Cargo.toml` package names), Python
 project roots (`pyproject.toml`/`setup.py`/`setup.cfg`, plus their `src/`), tsconfig/jsconfig
 files, Java source roots (from each file's package declaration) and C include directories.
-Not thread-safe: the `WorkspaceIndex` lock guards it.
+Not thread-safe: the `IndexState` lock guards it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sc2_lsp.context.index.table import FileRecord
 from sc2_lsp.context.languages import ProjectLayout
 from sc2_lsp.context.languages.java import java_source_root
-from sc2_lsp.context.table import FileRecord
 
 LAYOUT_FILES = frozenset(
     {
