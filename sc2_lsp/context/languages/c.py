@@ -27,6 +27,8 @@ from sc2_lsp.context.symbols import FileSymbols, ImportKind, ImportRef
 _C_TRANSPARENT = frozenset(
     {"preproc_ifdef", "preproc_if", "preproc_else", "preproc_elif", "linkage_specification"}
 )
+# Definitions that are just a name field: macros and `using` aliases.
+_C_NAMED = {"preproc_def": "macro", "preproc_function_def": "macro", "alias_declaration": "type"}
 _C_RECORDS = {
     "struct_specifier": "type",
     "union_specifier": "type",
@@ -100,30 +102,30 @@ def _c_node(
         _c_declaration(node, outer, src, sink, parent, container)
         return
     if kind == "type_definition":
-        type_node = node.child_by_field_name("type")
-        aliases: set[str] = set()
-        for declarator in node.children_by_field_name("declarator"):
-            name, _ = _c_declarator_name(declarator, src)
-            if name is not None:
-                aliases.add(name)
-                sink.add_documented(name, "type", outer, parent=parent)
-        if type_node is not None and type_node.type in _C_RECORDS:
-            tag = type_node.child_by_field_name("name")
-            if tag is not None and src.text(tag) not in aliases:
-                _c_record(type_node, outer, src, sink, parent, alias_only=True)
+        _c_typedef(node, outer, src, sink, parent)
         return
     if kind in _C_RECORDS:
         _c_record(node, outer, src, sink, parent, alias_only=False)
         return
-    if kind in ("preproc_def", "preproc_function_def"):
-        name_node = node.child_by_field_name("name")
-        if name_node is not None:
-            sink.add_documented(src.text(name_node), "macro", outer, parent=parent)
-        return
-    if kind == "alias_declaration":
-        name_node = node.child_by_field_name("name")
-        if name_node is not None:
-            sink.add_documented(src.text(name_node), "type", outer, parent=parent)
+    named_kind = _C_NAMED.get(kind)
+    name_node = node.child_by_field_name("name") if named_kind else None
+    if named_kind is not None and name_node is not None:
+        sink.add_documented(src.text(name_node), named_kind, outer, parent=parent)
+
+
+def _c_typedef(node: Node, outer: Node, src: Source, sink: Sink, parent: int | None) -> None:
+    """Each alias a `typedef` declares, and its struct/union/enum when the tag differs."""
+    type_node = node.child_by_field_name("type")
+    aliases: set[str] = set()
+    for declarator in node.children_by_field_name("declarator"):
+        name, _ = _c_declarator_name(declarator, src)
+        if name is not None:
+            aliases.add(name)
+            sink.add_documented(name, "type", outer, parent=parent)
+    if type_node is not None and type_node.type in _C_RECORDS:
+        tag = type_node.child_by_field_name("name")
+        if tag is not None and src.text(tag) not in aliases:
+            _c_record(type_node, outer, src, sink, parent, alias_only=True)
 
 
 def _c_record(

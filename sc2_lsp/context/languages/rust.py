@@ -113,65 +113,66 @@ def _rust_definitions(
     for node in block.named_children:
         kind = node.type
         if kind in _RUST_ITEMS:
-            name_node = node.child_by_field_name("name")
-            if name_node is None:
-                continue
-            first = leading_siblings(node, _RUST_ATTRIBUTES)
-            is_container = kind == "trait_item"
-            body = (
-                node.child_by_field_name("body")
-                if kind == "function_item" or is_container
-                else None
-            )
-            item_kind = (
-                "method"
-                if container is not None and kind.startswith("function")
-                else _RUST_ITEMS[kind]
-            )
-            index = sink.add_definition(
-                src.text(name_node),
-                item_kind,
-                node,
-                parent=parent,
-                body=body,
-                doc=sink.leading_comment(first),
-                is_container=is_container,
-                container=container,
-                start_byte=first.start_byte,
-            )
-            if is_container:
-                trait_body = node.child_by_field_name("body")
-                if trait_body is not None:
-                    _rust_definitions(trait_body, src, sink, index, src.text(name_node))
+            _rust_item(node, src, sink, parent, container)
         elif kind == "impl_item":
-            type_node = node.child_by_field_name("type")
-            body = node.child_by_field_name("body")
-            if type_node is None or body is None:
-                continue
-            while type_node.type in ("generic_type", "scoped_type_identifier"):
-                inner = type_node.child_by_field_name("type") or type_node.child_by_field_name(
-                    "name"
-                )
-                if inner is None:
-                    break
-                type_node = inner
-            type_name = src.text(type_node)
-            first = leading_siblings(node, _RUST_ATTRIBUTES)
-            index = sink.add_definition(
-                type_name,
-                "impl",
-                node,
-                parent=parent,
-                body=body,
-                doc=sink.leading_comment(first),
-                is_container=True,
-                start_byte=first.start_byte,
-            )
-            _rust_definitions(body, src, sink, index, type_name)
+            _rust_impl(node, src, sink, parent)
         elif kind == "mod_item":
             body = node.child_by_field_name("body")
             if body is not None and parent is None:
                 _rust_definitions(body, src, sink, None, None)
+
+
+def _rust_item(
+    node: Node, src: Source, sink: Sink, parent: int | None, container: str | None
+) -> None:
+    """A function, type, trait (with its items), constant or macro."""
+    kind = node.type
+    name_node = node.child_by_field_name("name")
+    if name_node is None:
+        return
+    first = leading_siblings(node, _RUST_ATTRIBUTES)
+    is_container = kind == "trait_item"
+    body = node.child_by_field_name("body") if kind == "function_item" or is_container else None
+    is_method = container is not None and kind.startswith("function")
+    index = sink.add_definition(
+        src.text(name_node),
+        "method" if is_method else _RUST_ITEMS[kind],
+        node,
+        parent=parent,
+        body=body,
+        doc=sink.leading_comment(first),
+        is_container=is_container,
+        container=container,
+        start_byte=first.start_byte,
+    )
+    if is_container and body is not None:
+        _rust_definitions(body, src, sink, index, src.text(name_node))
+
+
+def _rust_impl(node: Node, src: Source, sink: Sink, parent: int | None) -> None:
+    """An `impl` block, named after its type, holding its methods."""
+    type_node = node.child_by_field_name("type")
+    body = node.child_by_field_name("body")
+    if type_node is None or body is None:
+        return
+    while type_node.type in ("generic_type", "scoped_type_identifier"):
+        inner = type_node.child_by_field_name("type") or type_node.child_by_field_name("name")
+        if inner is None:
+            break
+        type_node = inner
+    type_name = src.text(type_node)
+    first = leading_siblings(node, _RUST_ATTRIBUTES)
+    index = sink.add_definition(
+        type_name,
+        "impl",
+        node,
+        parent=parent,
+        body=body,
+        doc=sink.leading_comment(first),
+        is_container=True,
+        start_byte=first.start_byte,
+    )
+    _rust_definitions(body, src, sink, index, type_name)
 
 
 def resolve(

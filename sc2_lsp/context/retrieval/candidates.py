@@ -175,41 +175,9 @@ class CandidateFinder:
             receivers = focus.receivers.get(name, frozenset()) - imported_locals
             scored: list[tuple[float, float, FileRecord, int]] = []
             for owner, position in entries:
-                if owner.symbols is None:
-                    continue
-                definition = owner.symbols.definition(position)
-                same_file = owner.path == self.path
-                use_distance: int | None = distance
-                if same_file:
-                    if focus.overlaps_window(definition.start_line, definition.end_line + 1):
-                        continue
-                    # The name written in its own definition is not a use of it.
-                    use_distance = focus.distance_outside(
-                        name, definition.start_line, definition.end_line
-                    )
-                    if use_distance is None:
-                        continue
-                bonus = 1.0
-                if receivers:
-                    if definition.container is None:
-                        continue
-                    if (
-                        receivers & {"self", "this"}
-                        and definition.container == focus.enclosing_class
-                    ):
-                        bonus = 1.5
-                    elif definition.container in focus.used:
-                        bonus = 1.3
-                elif definition.kind == "method" and definition.container != focus.enclosing_class:
-                    continue
-                if same_file:
-                    locality = 1.0
-                elif owner.path.parent == self.path.parent:
-                    locality = 0.8
-                else:
-                    locality = 0.4
-                proximity = proximity_at(use_distance)
-                scored.append((locality * bonus, proximity, owner, position))
+                score = self._score_definition(focus, name, distance, receivers, owner, position)
+                if score is not None:
+                    scored.append((*score, owner, position))
             if len(scored) > limit:
                 scored = [entry for entry in scored if entry[0] >= 0.8]
                 if len(scored) > limit:
@@ -219,6 +187,47 @@ class CandidateFinder:
                 for weight, proximity, owner, position in scored
             )
         return candidates
+
+    def _score_definition(
+        self,
+        focus: Focus,
+        name: str,
+        distance: int,
+        receivers: frozenset[str],
+        owner: FileRecord,
+        position: int,
+    ) -> tuple[float, float] | None:
+        """(locality × receiver bonus, proximity) of one definition of a name near the cursor;
+        None when it cannot be what the name refers to there."""
+        if owner.symbols is None:
+            return None
+        definition = owner.symbols.definition(position)
+        same_file = owner.path == self.path
+        use_distance: int | None = distance
+        if same_file:
+            if focus.overlaps_window(definition.start_line, definition.end_line + 1):
+                return None
+            # The name written in its own definition is not a use of it.
+            use_distance = focus.distance_outside(name, definition.start_line, definition.end_line)
+            if use_distance is None:
+                return None
+        bonus = 1.0
+        if receivers:
+            if definition.container is None:
+                return None
+            if receivers & {"self", "this"} and definition.container == focus.enclosing_class:
+                bonus = 1.5
+            elif definition.container in focus.used:
+                bonus = 1.3
+        elif definition.kind == "method" and definition.container != focus.enclosing_class:
+            return None
+        if same_file:
+            locality = 1.0
+        elif owner.path.parent == self.path.parent:
+            locality = 0.8
+        else:
+            locality = 0.4
+        return locality * bonus, proximity_at(use_distance)
 
 
 def _is_container(record: FileRecord, position: int) -> bool:

@@ -141,27 +141,10 @@ def analyse(
     import_lines = (
         frozenset(i.line for i in symbols.imports) if symbols is not None else frozenset()
     )
-    distances: dict[str, int] = {}
-    occurrences: dict[str, list[int]] = {}
-    receivers: dict[str, set[str]] = {}
-    for number, line in enumerate(text[region_start:region_end].split("\n"), region_first_line):
-        if number in import_lines:
-            continue
-        distance = abs(number - cursor_line)
-        if number > cursor_line:
-            distance *= 2
-        for name in set(IDENTIFIER.findall(line)):
-            lines = occurrences.get(name)
-            if lines is None:
-                occurrences[name] = [number]
-                distances[name] = distance
-            else:
-                lines.append(number)
-                if distances[name] > distance:
-                    distances[name] = distance
-        if "." in line or ":" in line or ">" in line:
-            for match in _MEMBER_ACCESS.finditer(line):
-                receivers.setdefault(match.group(2), set()).add(match.group(1))
+    region = text[region_start:region_end].split("\n")
+    distances, occurrences, receivers = _names_in(
+        region, region_first_line, cursor_line, import_lines
+    )
     used = buffer_identifiers
     if used is None:
         used = used_identifiers(text, symbols)
@@ -184,6 +167,36 @@ def analyse(
         receiver=receiver,
         typed=typed,
     )
+
+
+def _names_in(
+    lines: list[str], first_line: int, cursor_line: int, skipped: frozenset[int]
+) -> tuple[dict[str, int], dict[str, list[int]], dict[str, set[str]]]:
+    """For the identifiers of `lines` (numbered from `first_line`, `skipped` left out): their
+    line distance from the cursor (lines after it count double), the lines they occur on, and
+    the receivers each is accessed through (`receiver.name`)."""
+    distances: dict[str, int] = {}
+    occurrences: dict[str, list[int]] = {}
+    receivers: dict[str, set[str]] = {}
+    for number, line in enumerate(lines, first_line):
+        if number in skipped:
+            continue
+        distance = abs(number - cursor_line)
+        if number > cursor_line:
+            distance *= 2
+        for name in set(IDENTIFIER.findall(line)):
+            found = occurrences.get(name)
+            if found is None:
+                occurrences[name] = [number]
+                distances[name] = distance
+            else:
+                found.append(number)
+                if distances[name] > distance:
+                    distances[name] = distance
+        if "." in line or ":" in line or ">" in line:
+            for match in _MEMBER_ACCESS.finditer(line):
+                receivers.setdefault(match.group(2), set()).add(match.group(1))
+    return distances, occurrences, receivers
 
 
 def completion_target(before_cursor: str) -> tuple[str | None, str]:

@@ -1,7 +1,7 @@
 """Packing ranked definitions into a token allowance: signatures first, then bodies.
 
-Owns `DefinitionPacker`, which keeps the per-file selection of definitions (index → shown in
-full?) across the import and definition sources, charges each file's `<file_sep>` header and
+Owns `DefinitionPacker`, which keeps one record per file of the definitions selected from it
+(index → shown in full?) across the import and definition sources, charges each file's `<file_sep>` header and
 each class header shared by selected members once, upgrades signatures to full bodies (a
 class shown by its header alone to its outline) in rank order while the allowance lasts, and
 records which line ranges are already shown so later sources (recent, similar) don't repeat
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from sc2_lsp.context.index import FileRecord, WorkspaceIndex
 from sc2_lsp.context.retrieval.focus import Focus
 from sc2_lsp.context.retrieval.render import RenderCache, RenderedDefinition, render_selection
+from sc2_lsp.context.symbols import FileSymbols
 
 DefinitionSource = Literal["import", "definition"]
 # A later snippet overlapping already-shown lines by this fraction is a repeat.
@@ -62,11 +63,44 @@ class Listing:
 
 
 @dataclass
-class _Accepted:
-    path: Path
-    index: int
+class _PackedFile:
+    """One file's part of the selection, with the bytes its definitions' spans index."""
+
     record: FileRecord
     data: bytes
+    symbols: FileSymbols
+    """The record's symbols: files without any are never loaded."""
+    selected: bool = False
+    """Something was selected from it (its `<file_sep>` header is paid), even if since dropped."""
+    selection: dict[int, bool] = field(default_factory=dict)
+    """Definition index → shown in full (else as its signature)."""
+    origin: DefinitionSource = "definition"
+    score: float = 0.0
+    brief: set[int] = field(default_factory=set)
+    """Class-like definitions shown by their header alone."""
+    headers: set[int] = field(default_factory=set)
+    """Containers whose header is already paid for by a selected member."""
+    terse: set[int] = field(default_factory=set)
+    """Listed definitions, shown without their documentation."""
+    listed: int | None = None
+    """The file's exact token cost while it holds nothing but listings."""
+
+    @property
+    def path(self) -> Path:
+        return self.record.path
+
+    def note_selected(self, source: DefinitionSource, score: float) -> None:
+        """Something from `source` was selected here: imports win the file's origin."""
+        self.selected = True
+        if self.origin != "import":
+            self.origin = source
+        self.score = max(self.score, score)
+
+
+@dataclass
+class _Accepted:
+    file: _PackedFile
+    index: int
     signature: RenderedDefinition
     cost: int
     brief: bool
@@ -90,18 +124,11 @@ class DefinitionPacker:
         self._tokens = tokens
         self._header_tokens = header_tokens
         self._max_lines = index.settings.max_definition_lines
-        self._selection: dict[Path, dict[int, bool]] = {}
-        self._sources: dict[Path, tuple[FileRecord, bytes]] = {}
-        self._origin: dict[Path, DefinitionSource] = {}
-        self._scores: dict[Path, float] = {}
+        self._files: dict[Path, _PackedFile] = {}
+        # Line ranges of any file already shown, by any source (recent and similar too).
         self._claimed: dict[Path, list[tuple[int, int]]] = {}
-        self._brief: dict[Path, set[int]] = {}
-        # Containers whose header is already paid for by a selected member, per file.
-        self._headers: dict[Path, set[int]] = {}
-        # Exact token cost of files holding nothing but listings so far.
-        self._listed: dict[Path, int] = {}
-        # Listed definitions, shown without their documentation.
-        self._terse: dict[Path, set[int]] = {}
+
+    # ------------------------------------------------------------------ listings
 
     def pack_listing(self, listing: Listing, allowance: float) -> int:
         """As many of `listing`'s signatures as fit `allowance`, in order; returns tokens spent.
@@ -111,34 +138,63 @@ class DefinitionPacker:
         """
         if allowance < 2:
             return 0
+        file = self._listing_file(listing)
+        if file is None:
+            return 0
+        previous = file.listed or 0
+        chosen, estimate = self._listing_signatures(file, listing, allowance, previous)
+        fitted = self._fit_listing(file, chosen, estimate, previous, allowance)
+        if fitted is None:
+            return 0
+        chosen, total = fitted
+        symbols = file.symbols
+        for position in chosen:
+            file.selection[position] = False
+            file.terse.add(position)
+            definition = symbols.definition(position)
+            if definition.is_container:
+                file.brief.add(position)
+            if listing.container is not None:
+                file.headers.add(listing.container)
+            self.claim(file.path, definition.start_line, definition.start_line + 1)
+        self._files[file.path] = file
+        file.note_selected(listing.source, listing.score)
+        file.listed = total
+        return total - previous
+
+    def _listing_file(self, listing: Listing) -> _PackedFile | None:
+        """The file a listing may still add to: loaded as ranked, holding only listings."""
         record = listing.record
-        path = record.path
-        loaded = self._sources.get(path) or self._index.source_for(record)
-        if loaded is None or loaded[0] is not record or record.symbols is None:
-            return 0
-        data = loaded[1]
-        symbols = record.symbols
-        selection = self._selection.get(path, {})
-        if selection and path not in self._listed:
-            return 0
-        container = listing.container
-        if container is not None and container in selection:
-            return 0
-        previous = self._listed.get(path, 0)
-        estimate = previous or self._header_tokens(path) + 4
+        file = self._files.get(record.path)
+        if file is None:
+            file = _packed(self._index.source_for(record))
+        if file is None or file.record is not record:
+            return None
+        if file.selection and file.listed is None:
+            return None
+        if listing.container is not None and listing.container in file.selection:
+            return None
+        return file
+
+    def _listing_signatures(
+        self, file: _PackedFile, listing: Listing, allowance: float, previous: int
+    ) -> tuple[list[int], int]:
+        """The listing's positions whose estimated signature cost fits, and the estimate."""
+        symbols = file.symbols
+        estimate = previous or self._header_tokens(file.path) + 4
         chosen: list[int] = []
         for position in listing.positions:
-            if position in selection or not 0 <= position < len(symbols.definition_rows):
+            if position in file.selection or not 0 <= position < len(symbols.definition_rows):
                 continue
             definition = symbols.definition(position)
-            if definition.parent != container and container is not None:
+            if definition.parent != listing.container and listing.container is not None:
                 continue
-            if path == self._focus.path and self._focus.overlaps_window(
+            if file.path == self._focus.path and self._focus.overlaps_window(
                 definition.start_line, definition.end_line + 1
             ):
                 continue
             signature = self._renders.render(
-                data,
+                file.data,
                 symbols,
                 position,
                 full=False,
@@ -149,43 +205,36 @@ class DefinitionPacker:
             )
             if signature is None or self._focus.repeats_window(signature.text):
                 continue
-            if self.covers(path, signature.start_line, signature.end_line):
+            if self.covers(file.path, signature.start_line, signature.end_line):
                 continue
             cost = math.ceil(len(signature.text) / _LISTING_CHARS_PER_TOKEN) + 1
             if estimate + cost - previous > allowance:
                 break
             estimate += cost
             chosen.append(position)
+        return chosen, estimate
+
+    def _fit_listing(
+        self, file: _PackedFile, chosen: list[int], estimate: int, previous: int, allowance: float
+    ) -> tuple[list[int], int] | None:
+        """`chosen` cut until the file's exact count fits, with that count; None if nothing does."""
+        symbols = file.symbols
         average = max(1.0, (estimate - previous) / max(1, len(chosen)))
         for _ in range(_LISTING_RECOUNTS):
             if not chosen:
-                return 0
-            trial = dict(selection)
+                return None
+            trial = dict(file.selection)
             trial.update(dict.fromkeys(chosen, False))
             brief = frozenset(p for p in trial if symbols.definition(p).is_container)
-            text = self._file_text(data, record, trial, brief, frozenset(trial))
-            total = self._tokens(text) + self._header_tokens(path) if text else 0
+            text = self._file_text(file, trial, brief, frozenset(trial))
+            total = self._tokens(text) + self._header_tokens(file.path) if text else 0
             if total - previous <= allowance:
-                break
+                return chosen, total
             drop = max(1, math.ceil((total - previous - allowance) / average))
             chosen = chosen[: max(0, len(chosen) - drop)]
-        else:
-            return 0
-        file_selection = self._selection.setdefault(path, {})
-        for position in chosen:
-            file_selection[position] = False
-            self._terse.setdefault(path, set()).add(position)
-            definition = symbols.definition(position)
-            if definition.is_container:
-                self._brief.setdefault(path, set()).add(position)
-            if container is not None:
-                self._headers.setdefault(path, set()).add(container)
-            self.claim(path, definition.start_line, definition.start_line + 1)
-        self._sources[path] = (record, data)
-        self._origin[path] = listing.source if self._origin.get(path) != "import" else "import"
-        self._scores[path] = max(self._scores.get(path, 0.0), listing.score)
-        self._listed[path] = total
-        return total - previous
+        return None
+
+    # ------------------------------------------------------------------ ranked definitions
 
     def pack(self, candidates: list[DefinitionCandidate], allowance: float) -> int:
         """Select from `candidates` (any order) within `allowance` tokens; returns tokens spent."""
@@ -200,87 +249,88 @@ class DefinitionPacker:
             loaded = self._load(candidate)
             if loaded is None:
                 continue
-            record, data, position = loaded
-            path = record.path
-            selection = self._selection.get(path, {})
-            if position in selection or record.symbols is None:
-                continue
-            definition = record.symbols.definitions[position]
-            parent = definition.parent
-            if parent is not None and parent in selection:
-                brief = self._brief.get(path, set())
-                if parent not in brief:
-                    if not selection[parent]:
-                        spent += self._expand_member(record, data, position, allowance - spent)
-                    continue
-                # The class was shown by its header alone: that header now heads its members.
-                brief.discard(parent)
-                del selection[parent]
-                self._headers.setdefault(path, set()).add(parent)
-            if path == self._focus.path and self._focus.overlaps_window(
-                definition.start_line, definition.end_line + 1
-            ):
-                continue
-            if position in self._headers.get(path, ()):
-                # Its members are listed under its header already.
-                continue
-            # A member whose class header is already shown is charged without it.
-            wrapped = parent is None or parent not in self._headers.get(path, ())
-            signature = self._renders.render(
-                data,
-                record.symbols,
-                position,
-                full=False,
-                max_lines=self._max_lines,
-                wrap=wrapped,
-                brief=candidate.brief,
-            )
-            if signature is None or self._focus.repeats_window(signature.text):
-                continue
-            if self.covers(path, signature.start_line, signature.end_line):
-                continue
-            room = allowance - spent
-            if _hopeless(signature.text, room):
-                continue
-            cost = self._tokens(signature.text) + 1
-            if path not in self._selection:
-                cost += self._header_tokens(path)
-            if cost > room:
-                continue
+            cost, item = self._select(loaded[0], loaded[1], candidate, allowance - spent)
             spent += cost
-            self._listed.pop(path, None)
-            self._selection.setdefault(path, {})[position] = False
-            if candidate.brief:
-                self._brief.setdefault(path, set()).add(position)
-            if parent is not None and parent not in selection:
-                self._headers.setdefault(path, set()).add(parent)
-            self._sources[path] = (record, data)
-            if self._origin.get(path) != "import":
-                self._origin[path] = candidate.source
-            self._scores[path] = max(self._scores.get(path, 0.0), candidate.score)
-            accepted.append(
-                _Accepted(path, position, record, data, signature, cost, candidate.brief, wrapped)
-            )
+            if item is not None:
+                accepted.append(item)
         for item in accepted:
             spent += self._upgrade(item, allowance - spent)
         for item in accepted:
-            self.claim(item.path, item.signature.start_line, item.signature.end_line)
+            self.claim(item.file.path, item.signature.start_line, item.signature.end_line)
         return spent
 
+    def _select(
+        self, file: _PackedFile, position: int, candidate: DefinitionCandidate, room: float
+    ) -> tuple[int, _Accepted | None]:
+        """Add one definition as its signature if it fits `room`: (tokens spent, what was added).
+
+        A member of a class already shown in outline is expanded there instead; a class shown
+        by its header alone becomes the shared header of its members.
+        """
+        if position in file.selection:
+            return 0, None
+        definition = file.symbols.definitions[position]
+        parent = definition.parent
+        if parent is not None and parent in file.selection:
+            if parent not in file.brief:
+                if file.selection[parent]:
+                    return 0, None
+                return self._expand_member(file, position, room), None
+            file.brief.discard(parent)
+            del file.selection[parent]
+            file.headers.add(parent)
+        if file.path == self._focus.path and self._focus.overlaps_window(
+            definition.start_line, definition.end_line + 1
+        ):
+            return 0, None
+        if position in file.headers:
+            return 0, None  # its members are listed under its header already
+        # A member whose class header is already shown is charged without it.
+        wrapped = parent is None or parent not in file.headers
+        signature = self._renders.render(
+            file.data,
+            file.symbols,
+            position,
+            full=False,
+            max_lines=self._max_lines,
+            wrap=wrapped,
+            brief=candidate.brief,
+        )
+        if signature is None or self._focus.repeats_window(signature.text):
+            return 0, None
+        if self.covers(file.path, signature.start_line, signature.end_line):
+            return 0, None
+        if _hopeless(signature.text, room):
+            return 0, None
+        cost = self._tokens(signature.text) + 1
+        if not file.selected:
+            cost += self._header_tokens(file.path)
+        if cost > room:
+            return 0, None
+        file.listed = None
+        file.selection[position] = False
+        if candidate.brief:
+            file.brief.add(position)
+        if parent is not None:
+            file.headers.add(parent)
+        file.note_selected(candidate.source, candidate.score)
+        return cost, _Accepted(file, position, signature, cost, candidate.brief, wrapped)
+
     def _upgrade(self, item: _Accepted, room: float) -> int:
-        if item.record.symbols is None or room < 2:
+        """A signature to its full body (a brief class to its outline) if the growth fits."""
+        file = item.file
+        if room < 2 or file.selection.get(item.index) is not False:
             return 0
-        if self._selection[item.path].get(item.index) is not False:
-            return 0
+        symbols = file.symbols
         if item.brief:
             # A class shown by its header: its outline (members' signatures) is the next step.
             full = self._renders.render(
-                item.data, item.record.symbols, item.index, full=False, max_lines=self._max_lines
+                file.data, symbols, item.index, full=False, max_lines=self._max_lines
             )
         else:
             full = self._renders.render(
-                item.data,
-                item.record.symbols,
+                file.data,
+                symbols,
                 item.index,
                 full=True,
                 max_lines=self._max_lines,
@@ -298,20 +348,19 @@ class DefinitionPacker:
         if delta > room:
             return 0
         if item.brief:
-            self._brief[item.path].discard(item.index)
+            file.brief.discard(item.index)
         else:
-            self._selection[item.path][item.index] = True
+            file.selection[item.index] = True
         return delta
 
-    def _expand_member(self, record: FileRecord, data: bytes, position: int, room: float) -> int:
+    def _expand_member(self, file: _PackedFile, position: int, room: float) -> int:
         """Show a member in full inside its container's already-selected outline."""
-        if record.symbols is None:
-            return 0
+        symbols = file.symbols
         full = self._renders.render(
-            data, record.symbols, position, full=True, max_lines=self._max_lines, wrap=False
+            file.data, symbols, position, full=True, max_lines=self._max_lines, wrap=False
         )
         signature = self._renders.render(
-            data, record.symbols, position, full=False, max_lines=self._max_lines, wrap=False
+            file.data, symbols, position, full=False, max_lines=self._max_lines, wrap=False
         )
         if full is None or signature is None or self._focus.repeats_window(full.text):
             return 0
@@ -320,23 +369,19 @@ class DefinitionPacker:
         delta = self._tokens(full.text) - self._tokens(signature.text)
         if delta > room:
             return 0
-        self._selection[record.path][position] = True
+        file.selection[position] = True
         return delta
 
-    def _load(self, candidate: DefinitionCandidate) -> tuple[FileRecord, bytes, int] | None:
-        path = candidate.record.path
-        loaded = self._sources.get(path)
-        if loaded is None:
-            fetched = self._index.source_for(candidate.record)
-            if fetched is None:
-                return None
-            loaded = fetched
-        record, data = loaded
-        if record.symbols is None:
+    def _load(self, candidate: DefinitionCandidate) -> tuple[_PackedFile, int] | None:
+        """The candidate's file (as first loaded) and its definition's index there."""
+        file = self._files.get(candidate.record.path)
+        if file is None:
+            file = _packed(self._index.source_for(candidate.record))
+        if file is None:
             return None
         position = candidate.index
-        definitions = record.symbols.definitions
-        if record is not candidate.record and (
+        definitions = file.symbols.definitions
+        if file.record is not candidate.record and (
             position >= len(definitions) or definitions[position].name != _name_at(candidate)
         ):
             # The file changed since ranking; find the same name in the fresh symbols.
@@ -346,8 +391,10 @@ class DefinitionPacker:
             position = matches[0]
         if position >= len(definitions):
             return None
-        self._sources[path] = (record, data)
-        return record, data, position
+        self._files[file.path] = file
+        return file, position
+
+    # ------------------------------------------------------------------ what is shown
 
     def covers(self, path: Path, start_line: int, end_line: int) -> bool:
         """Whether lines [start_line, end_line) of `path` are mostly shown already."""
@@ -364,53 +411,56 @@ class DefinitionPacker:
     def snippets(self) -> list[tuple[Path, str, DefinitionSource, float, int, str | None]]:
         """(path, text, source, score, tokens incl. header, symbols) per selected file."""
         result: list[tuple[Path, str, DefinitionSource, float, int, str | None]] = []
-        for path, selection in self._selection.items():
-            record, data = self._sources[path]
-            if record.symbols is None or not selection:
+        for path, file in self._files.items():
+            if not file.selected or not file.selection:
                 continue
+            symbols = file.symbols
             pieces = render_selection(
-                data,
-                record.symbols,
-                selection,
+                file.data,
+                symbols,
+                file.selection,
                 max_lines=self._max_lines,
-                brief=frozenset(self._brief.get(path, ())),
-                terse=frozenset(self._terse.get(path, ())),
+                brief=frozenset(file.brief),
+                terse=frozenset(file.terse),
             )
             text = _joined(pieces)
             if not text:
                 continue
-            listed = self._listed.get(path)
-            if listed is not None:
-                tokens = listed
+            if file.listed is not None:
+                tokens = file.listed
             else:
                 # The pieces were (mostly) counted while packing: their sum, plus one token per
                 # joining newline, bounds the joined text's count without tokenizing it again.
                 tokens = self._header_tokens(path) + text.count("\n\n")
                 tokens += sum(self._tokens(piece.text) + 1 for piece in pieces)
-            names = sorted(
-                selection,
-                key=lambda i: record.symbols.definitions[i].start_byte if record.symbols else i,
-            )
-            symbol = ", ".join(dict.fromkeys(record.symbols.definitions[i].name for i in names))
-            result.append(
-                (path, text, self._origin[path], self._scores[path], tokens, symbol or None)
-            )
+            names = sorted(file.selection, key=lambda i: symbols.definitions[i].start_byte)
+            symbol = ", ".join(dict.fromkeys(symbols.definitions[i].name for i in names))
+            result.append((path, text, file.origin, file.score, tokens, symbol or None))
         return result
 
     def _file_text(
         self,
-        data: bytes,
-        record: FileRecord,
+        file: _PackedFile,
         selection: dict[int, bool],
         brief: frozenset[int],
         terse: frozenset[int],
     ) -> str:
-        if record.symbols is None:
-            return ""
         pieces = render_selection(
-            data, record.symbols, selection, max_lines=self._max_lines, brief=brief, terse=terse
+            file.data,
+            file.symbols,
+            selection,
+            max_lines=self._max_lines,
+            brief=brief,
+            terse=terse,
         )
         return _joined(pieces)
+
+
+def _packed(loaded: tuple[FileRecord, bytes] | None) -> _PackedFile | None:
+    """A file loaded as `WorkspaceIndex.source_for` returns it; None without symbols."""
+    if loaded is None or loaded[0].symbols is None:
+        return None
+    return _PackedFile(loaded[0], loaded[1], loaded[0].symbols)
 
 
 def _joined(pieces: list[RenderedDefinition]) -> str:

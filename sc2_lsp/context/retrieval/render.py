@@ -186,24 +186,9 @@ def render_selection(
         if definition.is_container:
             inside = [j for j in ordered if j != index and _within(definitions[j], definition)]
             covered.update(inside)
-            rendered = None
-            if selection[index]:
-                rendered = render_definition(source, symbols, index, full=True, max_lines=max_lines)
-            elif index in brief and not inside:
-                rendered = render_definition(
-                    source,
-                    symbols,
-                    index,
-                    full=False,
-                    max_lines=max_lines,
-                    brief=True,
-                    terse=index in terse,
-                )
-            if rendered is None:
-                expanded = frozenset(j for j in inside if selection[j])
-                rendered = render_definition(
-                    source, symbols, index, full=False, max_lines=max_lines, expanded=expanded
-                )
+            rendered = _render_container(
+                source, symbols, index, inside, selection, max_lines, brief, terse
+            )
         elif (
             parent_index is not None
             and parent_index not in selection
@@ -228,14 +213,43 @@ def render_selection(
                 full=selection[index],
                 max_lines=max_lines,
                 terse=index in terse,
-            )
-            if rendered is None:
-                rendered = render_definition(
-                    source, symbols, index, full=False, max_lines=max_lines
-                )
+            ) or render_definition(source, symbols, index, full=False, max_lines=max_lines)
         if rendered is not None:
             pieces.append(rendered)
     return pieces
+
+
+def _render_container(
+    source: bytes,
+    symbols: FileSymbols,
+    index: int,
+    inside: list[int],
+    selection: dict[int, bool],
+    max_lines: int,
+    brief: frozenset[int],
+    terse: frozenset[int],
+) -> RenderedDefinition | None:
+    """A selected class-like definition: whole, its header alone, or its outline with the
+    selected members (`inside`) expanded."""
+    rendered = None
+    if selection[index]:
+        rendered = render_definition(source, symbols, index, full=True, max_lines=max_lines)
+    elif index in brief and not inside:
+        rendered = render_definition(
+            source,
+            symbols,
+            index,
+            full=False,
+            max_lines=max_lines,
+            brief=True,
+            terse=index in terse,
+        )
+    if rendered is None:
+        expanded = frozenset(j for j in inside if selection[j])
+        rendered = render_definition(
+            source, symbols, index, full=False, max_lines=max_lines, expanded=expanded
+        )
+    return rendered
 
 
 def _render_siblings(
