@@ -22,7 +22,7 @@ from sc2_lsp.completer import Request
 from sc2_lsp.context import index as index_module
 from sc2_lsp.context import symbols as symbols_module
 from sc2_lsp.context.languages import extract_symbols
-from sc2_lsp.context.retrieval.render import RenderCache
+from sc2_lsp.context.retrieval.caches import RenderCache
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.symbols import FileSymbols
 from sc2_lsp.documents import Snapshot, cursor_at

@@ -1,4 +1,4 @@
-"""Language detection and the cursor's completion mode (sc2_lsp.context.syntax), table-driven."""
+"""Language detection (sc2_lsp.languages) and the cursor's completion mode (sc2_lsp.syntax), table-driven."""
 
 from __future__ import annotations
 

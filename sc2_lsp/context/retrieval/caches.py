@@ -1,8 +1,8 @@
 """Memo tables that make repeated `gather` calls cheap, one set per workspace index.
 
 Owns `GatherCache`: token counts by text (the model tokenizer is the costly part), per-file
-top-level name maps, briefly remembered path resolutions, and the similarity windows of open
-and recent documents.  Thread-safe.
+top-level name maps, briefly remembered path resolutions, the similarity windows of open and
+recent documents, and `RenderCache`, the renderings of single definitions.  Thread-safe.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sc2_lsp.context.index import WorkspaceIndex
-from sc2_lsp.context.retrieval.render import RenderCache
+from sc2_lsp.context.retrieval.render import RenderedDefinition, render_definition
 from sc2_lsp.context.retrieval.similar import DocumentCache
 from sc2_lsp.context.symbols import FileSymbols
 
@@ -100,6 +100,63 @@ class GatherCache:
             while len(self._names) > 1024:
                 self._names.popitem(last=False)
         return names
+
+
+class RenderCache:
+    """Memo of single-definition renderings keyed by the (symbols, source) objects rendered.
+
+    Target files rarely change between keystrokes, so the same signatures are rendered over and
+    over; the cache keeps the last few thousand.  An entry goes when the symbols it was rendered
+    from are freed: an edited file's superseded versions (symbols and source bytes) are not kept
+    for renderings nobody can ask for again.  Thread-safe.
+    """
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self._capacity = capacity
+        self._lock = threading.RLock()
+        self._entries: dict[
+            tuple[int, int, int, bool, int, bool, bool, bool],
+            tuple[weakref.ref[FileSymbols], bytes, RenderedDefinition | None],
+        ] = {}
+
+    def render(
+        self,
+        source: bytes,
+        symbols: FileSymbols,
+        index: int,
+        *,
+        full: bool,
+        max_lines: int,
+        wrap: bool = True,
+        brief: bool = False,
+        terse: bool = False,
+    ) -> RenderedDefinition | None:
+        key = (id(symbols), id(source), index, full, max_lines, wrap, brief, terse)
+        found = self._entries.get(key)
+        if found is not None and found[0]() is symbols and found[1] is source:
+            return found[2]
+        rendered = render_definition(
+            source,
+            symbols,
+            index,
+            full=full,
+            max_lines=max_lines,
+            wrap=wrap,
+            brief=brief,
+            terse=terse,
+        )
+        entries, lock = self._entries, self._lock
+
+        def forget(dead: weakref.ref[FileSymbols]) -> None:
+            with lock:  # reentrant: the last reference may go while this thread holds it
+                if key in entries and entries[key][0] is dead:
+                    del entries[key]
+
+        with self._lock:
+            self._entries[key] = (weakref.ref(symbols, forget), source, rendered)
+            while len(self._entries) > self._capacity:
+                del self._entries[next(iter(self._entries))]
+        return rendered
 
 
 _caches: weakref.WeakKeyDictionary[WorkspaceIndex, GatherCache] = weakref.WeakKeyDictionary()

@@ -18,7 +18,7 @@ from sc2_lsp.context.index import FileRecord, WorkspaceIndex
 from sc2_lsp.context.retrieval.caches import GatherCache
 from sc2_lsp.context.retrieval.focus import Focus, proximity_at
 from sc2_lsp.context.retrieval.members import MemberFinder
-from sc2_lsp.context.retrieval.packing import DefinitionCandidate, Listing
+from sc2_lsp.context.retrieval.selection import DefinitionCandidate, Listing
 from sc2_lsp.context.retrieval.similar import STOP_WORDS
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.symbols import FileSymbols

@@ -22,7 +22,7 @@ from sc2_lsp.context.languages import ResolvedImport, support_for
 from sc2_lsp.context.languages.base import braced_class_bases
 from sc2_lsp.context.retrieval.caches import GatherCache
 from sc2_lsp.context.retrieval.focus import Focus
-from sc2_lsp.context.retrieval.packing import Listing
+from sc2_lsp.context.retrieval.selection import Listing
 from sc2_lsp.context.retrieval.similar import STOP_WORDS
 from sc2_lsp.context.symbols import IDENTIFIER, Definition
 

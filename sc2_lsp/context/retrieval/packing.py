@@ -1,8 +1,8 @@
 """Packing ranked definitions into a token allowance: signatures first, then bodies.
 
-Owns `DefinitionPacker`, which keeps one record per file of the definitions selected from it
-(index → shown in full?) across the import and definition sources, charges each file's `<file_sep>` header and
-each class header shared by selected members once, upgrades signatures to full bodies (a
+Owns `DefinitionPacker`, which keeps one record per file (`PackedFile`) of the definitions
+selected from it (index → shown in full?) across the import and definition sources, charges
+each file's `<file_sep>` header and each class header shared by selected members once, upgrades signatures to full bodies (a
 class shown by its header alone to its outline) in rank order while the allowance lasts, and
 records which line ranges are already shown so later sources (recent, similar) don't repeat
 them.  Token counts are exact (the caller's counter, memoised) but only taken for text that
@@ -13,16 +13,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from sc2_lsp.context.index import FileRecord, WorkspaceIndex
+from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.retrieval.caches import RenderCache
 from sc2_lsp.context.retrieval.focus import Focus
-from sc2_lsp.context.retrieval.render import RenderCache, RenderedDefinition, render_selection
-from sc2_lsp.context.symbols import FileSymbols
+from sc2_lsp.context.retrieval.render import RenderedDefinition, render_selection
+from sc2_lsp.context.retrieval.selection import (
+    DefinitionCandidate,
+    DefinitionSource,
+    Listing,
+    PackedFile,
+    packed,
+)
 
-DefinitionSource = Literal["import", "definition"]
 # A later snippet overlapping already-shown lines by this fraction is a repeat.
 _COVERED_FRACTION = 0.5
 # No StarCoder2-style BPE token spans more bytes than this in source code, so len/this is a
@@ -37,69 +42,9 @@ _HOPELESS = 1.3
 _LISTING_RECOUNTS = 3
 
 
-@dataclass(frozen=True)
-class DefinitionCandidate:
-    record: FileRecord
-    index: int
-    score: float
-    source: DefinitionSource
-    name: str
-    # A class-like definition shown by its header alone (upgraded to its outline if room).
-    brief: bool = False
-
-
-@dataclass(frozen=True)
-class Listing:
-    """Definitions of one class (`container`) or of a module's top level (None), best first.
-
-    Shown as signatures under one shared class header: the API a member completion picks from.
-    """
-
-    record: FileRecord
-    container: int | None
-    positions: tuple[int, ...]
-    score: float
-    source: DefinitionSource
-
-
-@dataclass
-class _PackedFile:
-    """One file's part of the selection, with the bytes its definitions' spans index."""
-
-    record: FileRecord
-    data: bytes
-    symbols: FileSymbols
-    """The record's symbols: files without any are never loaded."""
-    selected: bool = False
-    """Something was selected from it (its `<file_sep>` header is paid), even if since dropped."""
-    selection: dict[int, bool] = field(default_factory=dict)
-    """Definition index → shown in full (else as its signature)."""
-    origin: DefinitionSource = "definition"
-    score: float = 0.0
-    brief: set[int] = field(default_factory=set)
-    """Class-like definitions shown by their header alone."""
-    headers: set[int] = field(default_factory=set)
-    """Containers whose header is already paid for by a selected member."""
-    terse: set[int] = field(default_factory=set)
-    """Listed definitions, shown without their documentation."""
-    listed: int | None = None
-    """The file's exact token cost while it holds nothing but listings."""
-
-    @property
-    def path(self) -> Path:
-        return self.record.path
-
-    def note_selected(self, source: DefinitionSource, score: float) -> None:
-        """Something from `source` was selected here: imports win the file's origin."""
-        self.selected = True
-        if self.origin != "import":
-            self.origin = source
-        self.score = max(self.score, score)
-
-
 @dataclass
 class _Accepted:
-    file: _PackedFile
+    file: PackedFile
     index: int
     signature: RenderedDefinition
     cost: int
@@ -124,7 +69,7 @@ class DefinitionPacker:
         self._tokens = tokens
         self._header_tokens = header_tokens
         self._max_lines = index.settings.max_definition_lines
-        self._files: dict[Path, _PackedFile] = {}
+        self._files: dict[Path, PackedFile] = {}
         # Line ranges of any file already shown, by any source (recent and similar too).
         self._claimed: dict[Path, list[tuple[int, int]]] = {}
 
@@ -162,12 +107,12 @@ class DefinitionPacker:
         file.listed = total
         return total - previous
 
-    def _listing_file(self, listing: Listing) -> _PackedFile | None:
+    def _listing_file(self, listing: Listing) -> PackedFile | None:
         """The file a listing may still add to: loaded as ranked, holding only listings."""
         record = listing.record
         file = self._files.get(record.path)
         if file is None:
-            file = _packed(self._index.source_for(record))
+            file = packed(self._index.source_for(record))
         if file is None or file.record is not record:
             return None
         if file.selection and file.listed is None:
@@ -177,7 +122,7 @@ class DefinitionPacker:
         return file
 
     def _listing_signatures(
-        self, file: _PackedFile, listing: Listing, allowance: float, previous: int
+        self, file: PackedFile, listing: Listing, allowance: float, previous: int
     ) -> tuple[list[int], int]:
         """The listing's positions whose estimated signature cost fits, and the estimate."""
         symbols = file.symbols
@@ -215,7 +160,7 @@ class DefinitionPacker:
         return chosen, estimate
 
     def _fit_listing(
-        self, file: _PackedFile, chosen: list[int], estimate: int, previous: int, allowance: float
+        self, file: PackedFile, chosen: list[int], estimate: int, previous: int, allowance: float
     ) -> tuple[list[int], int] | None:
         """`chosen` cut until the file's exact count fits, with that count; None if nothing does."""
         symbols = file.symbols
@@ -260,7 +205,7 @@ class DefinitionPacker:
         return spent
 
     def _select(
-        self, file: _PackedFile, position: int, candidate: DefinitionCandidate, room: float
+        self, file: PackedFile, position: int, candidate: DefinitionCandidate, room: float
     ) -> tuple[int, _Accepted | None]:
         """Add one definition as its signature if it fits `room`: (tokens spent, what was added).
 
@@ -353,7 +298,7 @@ class DefinitionPacker:
             file.selection[item.index] = True
         return delta
 
-    def _expand_member(self, file: _PackedFile, position: int, room: float) -> int:
+    def _expand_member(self, file: PackedFile, position: int, room: float) -> int:
         """Show a member in full inside its container's already-selected outline."""
         symbols = file.symbols
         full = self._renders.render(
@@ -372,11 +317,11 @@ class DefinitionPacker:
         file.selection[position] = True
         return delta
 
-    def _load(self, candidate: DefinitionCandidate) -> tuple[_PackedFile, int] | None:
+    def _load(self, candidate: DefinitionCandidate) -> tuple[PackedFile, int] | None:
         """The candidate's file (as first loaded) and its definition's index there."""
         file = self._files.get(candidate.record.path)
         if file is None:
-            file = _packed(self._index.source_for(candidate.record))
+            file = packed(self._index.source_for(candidate.record))
         if file is None:
             return None
         position = candidate.index
@@ -440,7 +385,7 @@ class DefinitionPacker:
 
     def _file_text(
         self,
-        file: _PackedFile,
+        file: PackedFile,
         selection: dict[int, bool],
         brief: frozenset[int],
         terse: frozenset[int],
@@ -454,13 +399,6 @@ class DefinitionPacker:
             terse=terse,
         )
         return _joined(pieces)
-
-
-def _packed(loaded: tuple[FileRecord, bytes] | None) -> _PackedFile | None:
-    """A file loaded as `WorkspaceIndex.source_for` returns it; None without symbols."""
-    if loaded is None or loaded[0].symbols is None:
-        return None
-    return _PackedFile(loaded[0], loaded[1], loaded[0].symbols)
 
 
 def _joined(pieces: list[RenderedDefinition]) -> str:

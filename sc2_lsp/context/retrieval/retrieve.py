@@ -27,8 +27,9 @@ from sc2_lsp.context.languages import structure_language
 from sc2_lsp.context.retrieval.caches import cache_for, resolve_path
 from sc2_lsp.context.retrieval.candidates import CandidateFinder
 from sc2_lsp.context.retrieval.focus import ContextRequest, Focus, analyse
-from sc2_lsp.context.retrieval.packing import DefinitionPacker, Listing
+from sc2_lsp.context.retrieval.packing import DefinitionPacker
 from sc2_lsp.context.retrieval.recent import RecentEdits
+from sc2_lsp.context.retrieval.selection import Listing
 from sc2_lsp.context.retrieval.similar import IndexedDocument, best_windows, identifier_set
 
 logger = logging.getLogger(__name__)
