@@ -111,7 +111,8 @@ Resolver = Callable[[Path, ImportRef, FileSymbols, ProjectLayout, FileOracle], l
 """The workspace files one import of a file names."""
 
 
-@dataclass(frozen=True)
+# Compared and hashed by identity: the registry looks modules up on every extraction and render.
+@dataclass(frozen=True, eq=False)
 class LanguageSupport:
     """What repository context knows about one family of languages."""
 
