@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install test test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode lint fix typecheck check bench clean
+.PHONY: help install test test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,16 +38,22 @@ vscode-package: ## build the VS Code extension (editors/vscode/sc2-lsp-<version>
 test-vscode: ## VS Code extension: settings contract, unit tests, e2e in code-server + Chromium
 	$(BIN)/python -m pytest tests/editors/test_vscode.py
 
+vscode-screenshots: ## rerun the VS Code e2e and refresh the committed screenshots from it
+	E2E_SHOTS_OUT=$(CURDIR)/$(VSCODE)/test/screenshots bash $(VSCODE)/test/e2e.sh
+
 test-model: ## model tier only
 	$(BIN)/python -m pytest -m model
 
 lint: ## ruff lint + format check
-	$(BIN)/ruff check sc2_lsp tests benchmarks
-	$(BIN)/ruff format --check sc2_lsp tests benchmarks
+	$(BIN)/ruff check sc2_lsp tests benchmarks tools
+	$(BIN)/ruff format --check sc2_lsp tests benchmarks tools
 
 fix: ## apply ruff fixes and formatting
-	$(BIN)/ruff check --fix sc2_lsp tests benchmarks
-	$(BIN)/ruff format sc2_lsp tests benchmarks
+	$(BIN)/ruff check --fix sc2_lsp tests benchmarks tools
+	$(BIN)/ruff format sc2_lsp tests benchmarks tools
+
+docs: ## regenerate the README's settings table and layout from the code
+	$(BIN)/python -m tools.readme
 
 typecheck: ## mypy --strict on the package
 	$(BIN)/mypy

@@ -7,7 +7,7 @@ site the way an editor sends keystrokes.  A second, larger repository measures i
 time, the index's retained memory (tracemalloc) and gather latency while indexing is still
 running (requests must use the partial index without waiting).
 
-    python benchmarks/context_speed.py [--repo PATH] [--files 2000] [--index-files 10000]
+    python -m benchmarks.context_speed [--repo PATH] [--files 2000] [--index-files 10000]
         [--write benchmarks/results/context_speed.json]
 """
 
@@ -21,7 +21,6 @@ import platform
 import random
 import re
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -31,14 +30,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import cpu_name, percentile
+from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.languages import structure_language
+from sc2_lsp.context.retrieval.recent import RecentEdits
+from sc2_lsp.context.retrieval.retrieve import ContextRequest, gather
+from sc2_lsp.context.settings import RepoContextSettings
 
-from sc2_lsp.context.index import WorkspaceIndex  # noqa: E402
-from sc2_lsp.context.recent import RecentEdits  # noqa: E402
-from sc2_lsp.context.retrieve import ContextRequest, gather  # noqa: E402
-from sc2_lsp.context.settings import RepoContextSettings  # noqa: E402
-from sc2_lsp.context.symbols import language_for_path  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(")
 BUDGET_TOKENS = 1536
@@ -53,16 +52,6 @@ TOKENIZER_CALLS = [0]
 def count_tokens(text: str) -> int:
     TOKENIZER_CALLS[0] += 1
     return len(text) // 3 + 1
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def rss_bytes() -> int:
@@ -177,7 +166,7 @@ def write_repository(root: Path, files: int, seed: int = 7) -> Path:
 
 def source_files(index: WorkspaceIndex) -> list[Path]:
     """Files of the workspace (ignore rules applied) in a language the index parses."""
-    return sorted(path for path in index.workspace.walk() if language_for_path(path))
+    return sorted(path for path in index.workspace.walk() if structure_language(None, path))
 
 
 def call_sites(
@@ -220,11 +209,6 @@ def make_request(path: Path, text: str, offset: int, open_docs: dict[Path, str])
         window_end=min(len(text), offset + WINDOW_AFTER_CHARS),
         open_documents={path: text, **open_docs},
     )
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def summarise(latencies_ms: list[float]) -> dict[str, float]:

@@ -5,7 +5,7 @@ model fresh, evaluates a fixed pseudo-random prompt in one batch, then generates
 token by token through llama-cpp-python's sampler; the JSON line printed holds the medians
 over ``--runs`` runs plus the raw numbers.
 
-    python benchmarks/engine_speed.py [--model benchmarks/.models/sc2-3b-random-q4_k_m.gguf]
+    python -m benchmarks.engine_speed [--model benchmarks/.models/sc2-3b-random-q4_k_m.gguf]
         [--threads 2] [--write benchmarks/results/engine_speed.json]
 
 On a machine whose cores are shared with other work, set ``OMP_WAIT_POLICY=passive``
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -28,19 +27,13 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from benchmarks.common import cpu_name
+
+ROOT = Path(__file__).resolve().parents[1]
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "benchmarks" / ".models" / "sc2-3b-random-q4_k_m.gguf"
 N_SPECIALS = 38  # never feed control tokens: keep the prompt ordinary text
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def one_run(
@@ -130,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, default=None, help="append the result to this file")
     args = parser.parse_args(argv)
     if not args.model.exists():
-        parser.error(f"{args.model} missing; build it with benchmarks/make_model.py")
+        parser.error(f"{args.model} missing; build it with python -m benchmarks.make_model")
     result = measure(
         args.model, args.runs, args.prompt_tokens, args.gen_tokens, args.threads, args.batch
     )

@@ -6,7 +6,7 @@ build has a GPU backend) and once with 0, and for each measures load time, promp
 of a cold prompt, generation, and a keystroke-like re-evaluation that reuses the KV cache.
 Prints one JSON object (medians of `--runs`).
 
-    python benchmarks/gpu_offload.py --model benchmarks/.models/sc2-3b-random-q4_k_m.gguf
+    python -m benchmarks.gpu_offload --model benchmarks/.models/sc2-3b-random-q4_k_m.gguf
 """
 
 from __future__ import annotations
@@ -15,17 +15,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from sc2_lsp.engine import CancelToken, GenerationParams, LoadOptions
+from sc2_lsp.engine.llama import LlamaModel, gpu_offload_supported, system_info
 
-from sc2_lsp.engine import CancelToken, GenerationParams, LoadOptions  # noqa: E402
-from sc2_lsp.engine.llama import LlamaModel, gpu_offload_supported, system_info  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CODE = (
     "def fibonacci(n):\n    if n < 2:\n        return n\n"

@@ -5,7 +5,7 @@ f16 -> llama.cpp-quantizer pipeline. The GGUF writing itself lives in
 ``tests/gguf_factory.py``. Weights are random because speed does not depend on them; the
 vocabulary is the real 49,152-token one so tokenization and logits cost what they would.
 
-    python benchmarks/make_model.py --shape 3b --quant q4_k_m
+    python -m benchmarks.make_model --shape 3b --quant q4_k_m
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.gguf_factory import STARCODER2_VOCAB, load_vocab, synthetic_vocab, write_starcoder2
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from tests.gguf_factory import load_vocab, synthetic_vocab, write_starcoder2  # noqa: E402
-
-DEFAULT_VOCAB = Path("/work/shared/fixtures/starcoder2-vocab.gguf")
 MODELS_DIR = ROOT / "benchmarks" / ".models"
 
 
@@ -136,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--vocab",
         type=Path,
-        default=DEFAULT_VOCAB if DEFAULT_VOCAB.exists() else None,
-        help="GGUF to copy the tokenizer from (default: the shared 49k StarCoder2 vocab)",
+        default=STARCODER2_VOCAB,
+        help="GGUF to copy the tokenizer from (default: the 49k StarCoder2 vocabulary in tests/data)",
     )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--force", action="store_true", help="rebuild even if --out exists")

@@ -22,11 +22,11 @@ from typing import Any
 from sc2_lsp import __version__, models
 from sc2_lsp.completer import Completer
 from sc2_lsp.config import Settings, load_options, resolve
-from sc2_lsp.context.recent import RecentEdits
-from sc2_lsp.context.syntax import language_for
+from sc2_lsp.context.retrieval.recent import RecentEdits
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import EngineError
 from sc2_lsp.engine.supervisor import SupervisedEngine
+from sc2_lsp.languages import language_for
 from sc2_lsp.prompting import Prepared, Request, prepare
 from sc2_lsp.repository import RepositoryContext
 

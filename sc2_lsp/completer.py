@@ -15,9 +15,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal
 
-from sc2_lsp import postprocess
+from sc2_lsp import postprocess, syntax
 from sc2_lsp.config import Settings
-from sc2_lsp.context import syntax
 from sc2_lsp.engine import CancelToken, Engine, Generation, Tokenizer
 from sc2_lsp.prompting import (
     MIN_PROMPT_TOKENS,

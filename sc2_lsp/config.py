@@ -32,15 +32,18 @@ class ModelSettings:
     """Which GGUF to run and how llama.cpp runs it."""
 
     path: str | None = None
-    """A GGUF path, or a name known to `sc2-lsp model pull` ("3b", "7b", "15b", "REPO:FILE")."""
+    """A GGUF path or a `model pull` name (`3b`, `7b`, `15b`, `REPO:FILE`); `null` = the
+    downloaded default."""
     n_ctx: int = field(default=4096, metadata=_range(256, 131072))
-    """Context length; StarCoder2 was trained with a 4k window, which llama.cpp does not apply."""
+    """Context length (StarCoder2's trained attention window is 4k; llama.cpp applies no sliding
+    window)."""
     n_threads: int = field(default=0, metadata=_range(0, 1024))
-    """CPU threads; 0 picks the number of physical cores."""
+    """CPU threads; 0 = the number of physical cores."""
     n_gpu_layers: int = field(default=-1, metadata=_range(-1, 1000))
-    """Layers to offload; -1 offloads all when this llama.cpp build has a GPU backend, else 0."""
+    """Layers offloaded to the GPU; -1 = all when this llama.cpp build has a GPU backend, else 0."""
     template: str = "auto"
-    """FIM template: "auto" (detected from the vocabulary) or a template name."""
+    """FIM template: `auto` (detected from the vocabulary), `starcoder2`, `starcoder`,
+    `qwen2.5-coder`, `codegemma`, `codellama`, `deepseek-coder` or `prefix-only`."""
     safe_mode: Literal["auto", "on", "off"] = "auto"
     """Known llama.cpp faults: "auto" avoids them (AMX on affected weights, a GPU that fails)
     and remembers what worked; "on" always runs plain CPU kernels (no AMX, no weight repacking,
@@ -54,19 +57,25 @@ class CompletionSettings:
     """When to complete and how much to generate."""
 
     enable: bool = True
+    """Switch completions off."""
     disabled_languages: tuple[str, ...] = ()
     """LSP language ids that never get completions."""
     multiline: Literal["auto", "never", "always"] = "auto"
+    """`auto` (tree-sitter decides), `never` or `always`."""
     max_tokens: int = field(default=128, metadata=_range(1, 4096))
     """Token cap for a multi-line (block) suggestion."""
     max_tokens_line: int = field(default=48, metadata=_range(1, 1024))
     """Token cap for a single-line suggestion."""
     max_lines: int = field(default=16, metadata=_range(1, 500))
+    """Line cap for a multi-line suggestion."""
     max_line_suffix: int = field(default=8, metadata=_range(0, 10000))
     """No completion when more than this many characters follow the cursor on its line."""
     temperature: float = field(default=0.0, metadata=_range(0.0, 2.0))
+    """0 = greedy."""
     top_k: int = field(default=40, metadata=_range(0, 1000))
+    """Top-k sampling when temperature > 0."""
     top_p: float = field(default=0.95, metadata=_range(0.0, 1.0))
+    """Top-p sampling when temperature > 0."""
     debounce_ms: int = field(default=30, metadata=_range(0, 5000))
     """Wait this long for more keystrokes before starting a generation."""
     adaptive_debounce: bool = True
@@ -87,14 +96,17 @@ class PromptSettings:
     """How the fill-in-the-middle prompt is framed and sized (in tokens)."""
 
     max_prompt_tokens: int = field(default=3072, metadata=_range(64, 131072))
-    """Whole prompt budget; capped at model.nCtx minus the generation cap."""
+    """Whole prompt budget; capped at `model.nCtx` minus the generation cap."""
     prefix_tokens: int = field(default=1024, metadata=_range(16, 131072))
+    """Tokens of the file before the cursor."""
     suffix_tokens: int = field(default=256, metadata=_range(0, 131072))
+    """Tokens of the file after the cursor."""
     include_path: bool = True
     """Put the file's workspace-relative path inside the FIM prefix, as StarCoder2 was trained."""
     repo_name: bool = True
     """Start the prompt with `<repo_name>` and the workspace folder name when context is added."""
     fim_order: Literal["psm", "spm"] = "psm"
+    """`psm` (trained) or `spm` (experimental: typing then only appends to the prompt)."""
     reuse_chunks: bool = True
     """Keep the KV cache of unchanged chunks after a deletion or a dropped snippet, shifted."""
 
@@ -108,6 +120,7 @@ class Settings:
     prompt: PromptSettings = field(default_factory=PromptSettings)
     repository: RepoContextSettings = field(default_factory=RepoContextSettings)
     log_level: Literal["error", "warning", "info", "debug"] = "info"
+    """`error`, `warning`, `info` or `debug`."""
     log_document_text: bool = False
     """Allow document text in logs (off: logs never contain code)."""
 

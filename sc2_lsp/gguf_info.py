@@ -2,7 +2,7 @@
 
 Owns ``ModelError`` (the user-facing model problem), ``GgufInfo``, ``inspect_gguf`` (header
 facts plus warnings about known-bad conversions), ``validate`` (refuses files that cannot do
-completion at all) and the table of fill-in-the-middle (FIM) token families.
+completion at all); the FIM token families come from `prompt.templates`.
 
 The header is parsed here rather than with ``gguf.GGUFReader``: the reader builds a numpy
 view for every array element, which takes seconds on a 49k-token vocabulary, while we only
@@ -21,8 +21,9 @@ from pathlib import Path
 from gguf import GGML_QUANT_SIZES, GGUF_MAGIC, GGMLQuantizationType, GGUFValueType, Keys
 from gguf import LlamaFileType as _FileType
 
+from sc2_lsp.prompt.templates import FIM_FAMILIES
+
 __all__ = [
-    "FIM_FAMILIES",
     "FIM_TOKEN_TEXTS",
     "STARCODER2_SPECIAL_IDS",
     "GgufInfo",
@@ -37,17 +38,13 @@ class ModelError(Exception):
     """A user-facing problem with a model: message says what happened and what to do."""
 
 
-# Role order inside each family: (prefix, suffix, middle) token texts, alternatives per role.
-FIM_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "starcoder": (("<fim_prefix>",), ("<fim_suffix>",), ("<fim_middle>",)),
-    "santacoder": (("<fim-prefix>",), ("<fim-suffix>",), ("<fim-middle>",)),
-    "qwen": (("<|fim_prefix|>",), ("<|fim_suffix|>",), ("<|fim_middle|>",)),  # also CodeGemma
-    "codellama": (("<PRE>", "▁<PRE>"), ("<SUF>", "▁<SUF>"), ("<MID>", "▁<MID>")),
-    "deepseek": (("<｜fim▁begin｜>",), ("<｜fim▁hole｜>",), ("<｜fim▁end｜>",)),
-}
-
 FIM_TOKEN_TEXTS: frozenset[str] = frozenset(
-    {text for roles in FIM_FAMILIES.values() for alts in roles for text in alts}
+    {
+        text
+        for family in FIM_FAMILIES
+        for spellings in (family.prefix, family.suffix, family.middle)
+        for text in spellings
+    }
     | {"<fim_pad>", "<repo_name>", "<file_sep>", "<fim-pad>"}
     | {"<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|fim_repo|>", "<|file_separator|>"}
     | {"<EOT>", "▁<EOT>"}
@@ -113,9 +110,10 @@ class GgufInfo:
     @property
     def fim_family(self) -> str | None:
         """First ``FIM_FAMILIES`` entry whose prefix/suffix/middle tokens are all present."""
-        for family, roles in FIM_FAMILIES.items():
+        for family in FIM_FAMILIES:
+            roles = (family.prefix, family.suffix, family.middle)
             if all(any(alt in self.fim_ids for alt in alts) for alts in roles):
-                return family
+                return family.name
         if {"fim_pre", "fim_suf", "fim_mid"} <= self.special_ids.keys():
             return "metadata"
         return None

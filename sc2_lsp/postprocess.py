@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sc2_lsp.context.syntax import CompletionMode
+from sc2_lsp.lines import CompletionMode, indent_width, leading_whitespace
 
 _CONTINUATION = re.compile(
     r"^(?:[)\]}]\s*)?(?:else|elif|elsif|except|catch|finally|rescue|ensure)\b"
@@ -66,14 +66,6 @@ def clean(text: str, ctx: PostContext) -> str:
     return _reopen_suffix_line(result, ctx)
 
 
-def _leading_ws(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
-
-
-def _width(whitespace: str) -> int:
-    return len(whitespace.expandtabs(4))
-
-
 def _cut_line(lines: list[str], ctx: PostContext) -> list[str]:
     if ctx.line_prefix.strip():
         return [] if len(lines) > 1 and not lines[0].strip() else lines[:1]
@@ -95,7 +87,7 @@ def _cut_block(lines: list[str], ctx: PostContext) -> list[str]:
 
 def _leaves_block(line: str, ctx: PostContext) -> bool:
     """Whether this complete (non-first) line ends the block, as `_cut_block` decides."""
-    if not line.strip() or _width(_leading_ws(line)) >= _block_width(ctx):
+    if not line.strip() or indent_width(leading_whitespace(line)) >= _block_width(ctx):
         return False
     return not _continues_block(line, ctx)
 
@@ -107,15 +99,17 @@ def _block_width(ctx: PostContext) -> int:
     from the file and the model may indent by less (2 spaces where we assumed 4).
     """
     if ctx.line_prefix.strip():
-        return min(_width(ctx.indent), _width(_leading_ws(ctx.line_prefix)) + 1)
-    return _width(ctx.indent)
+        return min(indent_width(ctx.indent), indent_width(leading_whitespace(ctx.line_prefix)) + 1)
+    return indent_width(ctx.indent)
 
 
 def _continues_block(line: str, ctx: PostContext) -> bool:
     """`else:` / `} catch (e) {` at the opener's own indentation keeps the statement going."""
     if not ctx.line_prefix.strip():
         return False
-    same_level = _width(_leading_ws(line)) == _width(_leading_ws(ctx.line_prefix))
+    same_level = indent_width(leading_whitespace(line)) == indent_width(
+        leading_whitespace(ctx.line_prefix)
+    )
     return same_level and bool(_CONTINUATION.match(line.strip()))
 
 
@@ -127,7 +121,9 @@ def _already_closed(line: str, ctx: PostContext) -> bool:
     if following is None:
         return False
     same_token = _first_token(following) == _first_token(line)
-    return same_token and _width(_leading_ws(following)) == _width(_leading_ws(line))
+    return same_token and indent_width(leading_whitespace(following)) == indent_width(
+        leading_whitespace(line)
+    )
 
 
 def _first_token(line: str) -> str:
@@ -142,9 +138,9 @@ def _fix_first_indent(first: str, ctx: PostContext) -> str:
         return first
     body = first.lstrip(" \t")
     lead = first[: len(first) - len(body)]
-    if prefix and _width(lead) >= _width(prefix):
-        lead = _drop_width(lead, _width(prefix))  # the model repeated the existing indent
-    missing = _width(ctx.indent) - _width(prefix + lead)
+    if prefix and indent_width(lead) >= indent_width(prefix):
+        lead = _drop_width(lead, indent_width(prefix))  # the model repeated the existing indent
+    missing = indent_width(ctx.indent) - indent_width(prefix + lead)
     if ctx.mode == "block" and missing > 0:
         lead += "\t" * (missing // 4) if ctx.indent.startswith("\t") else " " * missing
     return lead + body
@@ -153,7 +149,7 @@ def _fix_first_indent(first: str, ctx: PostContext) -> str:
 def _drop_width(whitespace: str, width: int) -> str:
     dropped = 0
     while whitespace and dropped < width:
-        dropped += _width(whitespace[0])
+        dropped += indent_width(whitespace[0])
         whitespace = whitespace[1:]
     return whitespace
 
@@ -223,4 +219,4 @@ def _reopen_suffix_line(result: str, ctx: PostContext) -> str:
         return result
     if "\n" not in result and ctx.line_prefix.strip():
         return result  # a one-line fill between the brackets, e.g. `foo(a, b)`
-    return result + "\n" + _leading_ws(ctx.line_prefix)
+    return result + "\n" + leading_whitespace(ctx.line_prefix)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from sc2_lsp import postprocess
+from sc2_lsp import postprocess, syntax
 from sc2_lsp.config import Settings
-from sc2_lsp.context import syntax
 from sc2_lsp.documents import Cursor, Snapshot
 from sc2_lsp.engine import GenerationParams, Tokenizer, common_prefix
+from sc2_lsp.languages import language_for
 from sc2_lsp.prompt import ContextFile, FimInput, Prompt, Tokenize, build, fim_window
 from sc2_lsp.prompt.templates import BoundTemplate
 
@@ -97,7 +97,7 @@ def post_context(
 def completion_mode(request: Request, settings: Settings) -> syntax.CursorSyntax:
     snapshot = request.snapshot
     path = snapshot.path
-    language = syntax.language_for(snapshot.language_id, str(path) if path else None)
+    language = language_for(snapshot.language_id, str(path) if path else None)
     found = syntax.analyze(
         snapshot.text,
         request.cursor.offset,
@@ -196,17 +196,14 @@ def prepare(
     if context_provider is not None and template.file_sep is not None:
         used = count(fim.prefix) + count(fim.suffix)
         context = tuple(context_provider(request, (start, end), budget - used, count))
-    prompt = _build(replace(fim, context=context), template, tokenizer, tokenize)
-    while len(prompt) > budget + MARKER_ALLOWANCE:
-        # Per-line counts are estimates: drop context first, then prefix lines, until it fits.
-        if context:
-            context = context[:-1]
-        elif start < offset:
-            start = text.find("\n", start, offset) + 1 or offset
-        else:
-            break
-        fim = replace(fim, prefix=text[start:offset])
-        prompt = _build(replace(fim, context=context), template, tokenizer, tokenize)
+    prompt, context, start = _fit(
+        replace(fim, context=context),
+        text,
+        start,
+        offset,
+        budget + MARKER_ALLOWANCE,
+        lambda fim: _build(fim, template, tokenizer, tokenize),
+    )
     params = GenerationParams(
         max_tokens=max_new,
         temperature=completion.temperature,
@@ -240,6 +237,32 @@ def accepted_state(request: Request, inserted: str) -> Request:
         "automatic",
         speculative=True,
     )
+
+
+def _fit(
+    fim: FimInput,
+    text: str,
+    start: int,
+    offset: int,
+    limit: int,
+    build_prompt: Callable[[FimInput], Prompt],
+) -> tuple[Prompt, tuple[ContextFile, ...], int]:
+    """The prompt within `limit` tokens, with the context and window start that gave it.
+
+    The window's per-line counts are estimates: context files are dropped from the last, then
+    prefix lines from the top, until the built prompt fits.
+    """
+    prompt = build_prompt(fim)
+    while len(prompt) > limit:
+        if fim.context:
+            fim = replace(fim, context=fim.context[:-1])
+        elif start < offset:
+            start = text.find("\n", start, offset) + 1 or offset
+            fim = replace(fim, prefix=text[start:offset])
+        else:
+            break
+        prompt = build_prompt(fim)
+    return prompt, fim.context, start
 
 
 def _build(

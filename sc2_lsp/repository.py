@@ -21,13 +21,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from sc2_lsp.context.focus import ContextRequest
 from sc2_lsp.context.index import WorkspaceIndex
-from sc2_lsp.context.recent import RecentEdits
-from sc2_lsp.context.retrieve import Snippet, gather
+from sc2_lsp.context.retrieval.focus import ContextRequest
+from sc2_lsp.context.retrieval.recent import RecentEdits
+from sc2_lsp.context.retrieval.retrieve import Snippet, gather
 from sc2_lsp.context.settings import RepoContextSettings
-from sc2_lsp.context.syntax import language_for
 from sc2_lsp.documents import Snapshot
+from sc2_lsp.languages import language_for
 from sc2_lsp.prompt import ContextFile
 from sc2_lsp.prompting import Request
 

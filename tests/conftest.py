@@ -7,16 +7,11 @@ editing someone else's.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # Engine fallbacks remembered by tests (and by the servers they start) stay out of the user's
 # state dir; each run starts with an empty memory.
@@ -25,7 +20,7 @@ os.environ["SC2_LSP_STATE_DIR"] = tempfile.mkdtemp(prefix="sc2-lsp-test-state-")
 # ---------------------------------------------------------------------------
 # Block: tiny GGUF models (owner: tests/gguf_factory.py)
 # ---------------------------------------------------------------------------
-from tests.gguf_factory import emit_token_for, synthetic_vocab, write_starcoder2  # noqa: E402
+from tests.gguf_factory import emit_token_for, synthetic_vocab, write_starcoder2
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 
 Owns: the StarCoder2 special-token table, a small synthetic byte-level BPE vocabulary,
 reading the real vocabulary out of an existing GGUF, and ``write_starcoder2`` which emits a
-GGUF that llama.cpp loads as arch ``starcoder2`` (every key/tensor from
-``/work/shared/notes/starcoder2.md`` §3.3). Tensors are generated and written one at a time,
+GGUF that llama.cpp loads as arch ``starcoder2`` (every metadata key and tensor llama.cpp's
+StarCoder2 loader reads, biases included). Tensors are generated and written one at a time,
 so a 3B-shaped file never needs more than one tensor's worth of numpy memory.
 
 ``emit_token=k`` makes a model whose greedy output is always token ``k``: the final
@@ -36,6 +36,9 @@ _SPECIALS_TEXT = """
     <pr_in_reply_to_comment_id> <pr_diff_hunk_comment_line> <NAME> <EMAIL> <KEY> <PASSWORD>
 """
 STARCODER2_SPECIALS: tuple[str, ...] = tuple(_SPECIALS_TEXT.split())
+
+STARCODER2_VOCAB = Path(__file__).resolve().parent / "data" / "starcoder2-vocab.gguf"
+"""The real 49,152-token StarCoder2 vocabulary, vocab-only (source and licence: data/NOTICE)."""
 
 TOKEN_NORMAL = 1
 TOKEN_CONTROL = 3

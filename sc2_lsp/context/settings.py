@@ -121,28 +121,49 @@ class RepoContextSettings:
     """
 
     enabled: bool = True
+    """Index the workspace and add repository context."""
     max_file_bytes: int = 1_000_000
+    """Larger files are not indexed."""
     ignore: tuple[str, ...] = ()
+    """Extra gitignore-style patterns, on top of `.gitignore`, `.git/info/exclude` and
+    `builtinIgnore`."""
     builtin_ignore: tuple[str, ...] = DEFAULT_BUILTIN_IGNORE
+    """Never useful as context, whatever `.gitignore` says: dependency and cache folders, lock,
+    minified and generated files."""
     secret_patterns: tuple[str, ...] = DEFAULT_SECRET_PATTERNS
+    """Files that may hold credentials: never read, never indexed, never shown to the model."""
     max_files: int = 20_000
-    # Lines longer than this mark a file as minified/generated data rather than source.
+    """Stop indexing after this many files."""
     max_line_length: int = 1_000
+    """A line longer than this marks a file as minified or generated data, not source."""
     max_average_line_length: int = 200
-    # Of the whole budget, when the cursor completes a member: the receiver's members.
+    """So does an average line longer than this."""
     share_members: float = 0.60
+    """At a member completion (`obj.`, `self.`, `module.`), the share of the context budget for
+    the members of what the receiver is (its module, class and base classes), listed as
+    signatures first."""
     share_import: float = 0.40
+    """Share of the context budget (of what the members left) for definitions the file imports;
+    unused budget flows to the next source."""
     share_definition: float = 0.25
+    """Share for definitions of other names near the cursor."""
     share_recent: float = 0.20
+    """Share for recently edited code."""
     share_similar: float = 0.15
+    """Share for similar code in open and recent files."""
     similar_window_lines: int = 20
+    """Lines per window of the similarity search (and lines before the cursor it is matched to)."""
     similar_min_score: float = 0.15
+    """Windows less similar than this (Jaccard of identifiers) are not shown."""
     similar_max_files: int = 10
+    """Open and recently touched files the similarity search looks at."""
     recent_chunk_lines: int = 24
+    """Lines kept around each recent edit."""
     recent_max_chunks: int = 16
-    # Identifiers this many lines around the cursor decide which definitions are wanted.
+    """Recent edits remembered."""
     cursor_context_lines: int = 60
-    # A definition longer than this is only ever shown as its signature/outline.
+    """Identifiers this many lines around the cursor decide which definitions are wanted."""
     max_definition_lines: int = 80
-    # A name defined in more files than this is too ambiguous to guess its definition from.
+    """A definition longer than this is only ever shown as its signature or outline."""
     max_ambiguous_definitions: int = 3
+    """A name defined in more files than this is too ambiguous to guess its definition from."""

@@ -1,160 +1,224 @@
-"""Tree-sitter extraction of a file's imports and definitions, per language.
+"""What the index keeps of a file's structure: its imports, its definitions, the names it uses.
 
-Owns the language table (file extension / LSP language id → tree-sitter grammar) for the
-languages whose structure repository context understands, and `extract_symbols`, which turns
-source bytes into a `FileSymbols`: import references plus definitions with byte/line spans for
-the whole definition, its signature (everything before the body) and its doc comment/docstring.
-Only top-level and class-level nodes are visited, so extraction stays cheap.
+Owns `ImportRef`, `Definition` and `FileSymbols` (compact, slotted, immutable: the index keeps
+one per file for the whole workspace), as the language modules extract them, and
+`used_identifiers`, the names an open buffer uses besides its imports.
 """
 
 from __future__ import annotations
 
-import logging
+import re
 import threading
-from pathlib import PurePath
-from typing import cast
+import weakref
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
-from tree_sitter import Parser
+IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+# Imports this many lines below the last heading import still count as the heading.
+_IMPORT_SLACK_LINES = 40
 
-from sc2_lsp.context.symbols_c import c_family_definitions, c_family_imports
-from sc2_lsp.context.symbols_lang import (
-    go_definitions,
-    go_imports,
-    java_definitions,
-    java_imports,
-    java_package,
-    rust_definitions,
-    rust_imports,
-)
-from sc2_lsp.context.symbols_model import Definition, FileSymbols, ImportRef, Sink, Source
-from sc2_lsp.context.symbols_script import python_symbols, script_symbols
-
-logger = logging.getLogger(__name__)
-
-__all__ = [
-    "SUPPORTED_LANGUAGES",
-    "Definition",
-    "FileSymbols",
-    "ImportRef",
-    "extract_symbols",
-    "language_for_path",
-    "normalize_language",
-]
-
-SUPPORTED_LANGUAGES = frozenset(
-    {"python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"}
-)
-
-_EXTENSIONS: dict[str, str] = {
-    ".py": "python",
-    ".pyi": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "javascript",
-    ".ts": "typescript",
-    ".mts": "typescript",
-    ".cts": "typescript",
-    ".tsx": "tsx",
-    ".go": "go",
-    ".rs": "rust",
-    ".java": "java",
-    ".c": "c",
-    # C++ headers are often `.h`; the C++ grammar parses C declarations well too.
-    ".h": "cpp",
-    ".cc": "cpp",
-    ".cpp": "cpp",
-    ".cxx": "cpp",
-    ".c++": "cpp",
-    ".hh": "cpp",
-    ".hpp": "cpp",
-    ".hxx": "cpp",
-    ".h++": "cpp",
-    ".ipp": "cpp",
-    ".inl": "cpp",
-}
-
-_LANGUAGE_IDS: dict[str, str] = {
-    "python": "python",
-    "javascript": "javascript",
-    "javascriptreact": "javascript",
-    "jsx": "javascript",
-    "typescript": "typescript",
-    "typescriptreact": "tsx",
-    "tsx": "tsx",
-    "go": "go",
-    "golang": "go",
-    "rust": "rust",
-    "java": "java",
-    "c": "c",
-    "cpp": "cpp",
-    "c++": "cpp",
-    "cuda-cpp": "cpp",
-}
+ImportKind = Literal["module", "from", "reexport", "mod", "use", "include", "system_include"]
 
 
-def language_for_path(path: PurePath) -> str | None:
-    """Grammar name for a path by its extension, when extraction supports it."""
-    return _EXTENSIONS.get(path.suffix.lower())
+@dataclass(frozen=True, slots=True)
+class ImportRef:
+    """One import as written in the file, before resolution to workspace files.
+
+    `module` is the raw specifier (`pkg.mod`, `..util`, `./a`, `example.com/x/y`,
+    `crate::a::b`, `com.x`, `foo.h`); `names` pairs each imported name with its local name
+    (`("*", "*")` for wildcards, empty for a whole-module import); `alias` is the local name of
+    a whole-module import (`import x as m`, `* as ns`, a Go package alias).
+    """
+
+    kind: ImportKind
+    module: str
+    names: tuple[tuple[str, str], ...]
+    alias: str | None
+    line: int
 
 
-def normalize_language(language: str | None, path: PurePath | None = None) -> str | None:
-    """Grammar name from an LSP language id or grammar name, else from the path."""
-    if language:
-        known = _LANGUAGE_IDS.get(language.lower())
-        if known is not None:
-            return known
-    return language_for_path(path) if path is not None else None
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A definition with the spans needed to render it whole or as a signature.
+
+    Byte offsets index the UTF-8 source the symbols were extracted from.  `body_start` is where
+    the body begins (None when the whole definition is its signature, e.g. a type alias);
+    `doc_start`/`doc_end` bound the docstring or leading doc comment.  `parent` is the index of
+    the enclosing class-like definition in the same file; `container` its name (or a Go/Rust
+    receiver type, or a C++ `Class::` qualifier).
+    """
+
+    name: str
+    kind: str
+    container: str | None
+    parent: int | None
+    start_byte: int
+    end_byte: int
+    start_line: int
+    end_line: int
+    body_start: int | None
+    doc_start: int | None
+    doc_end: int | None
+    is_container: bool
 
 
-_parsers = threading.local()
+# Plain tuples of strings/ints are the storage format: CPython's cyclic garbage collector stops
+# tracking such tuples, so a whole-workspace index adds almost nothing to each collection's
+# work (slotted objects would be traversed on every full collection: ~0.4 s for 10k files).
+_ImportRow = tuple[ImportKind, str, tuple[tuple[str, str], ...], "str | None", int]
+_DefinitionRow = tuple[
+    str, str, "str | None", "int | None", int, int, int, int, "int | None", "int | None",
+    "int | None", bool,
+]  # fmt: skip
+_MATERIALISED_FILES = 512
 
 
-def _parser_for(language: str) -> Parser:
-    cache: dict[str, Parser] | None = getattr(_parsers, "cache", None)
-    if cache is None:
-        cache = {}
-        _parsers.cache = cache
-    parser = cache.get(language)
-    if parser is None:
-        from tree_sitter_language_pack import SupportedLanguage, get_parser
+@dataclass(frozen=True)
+class FileSymbols:
+    """Everything the index keeps about one parsed file's structure.
 
-        parser = get_parser(cast(SupportedLanguage, language))
-        cache[language] = parser
-    return parser
+    Stored as rows; `imports` and `definitions` materialise objects on demand (cached for
+    recently used files, for as long as the files' symbols live).
+    """
+
+    # Slotted by hand rather than with `slots=True` (Python 3.10 has no `weakref_slot`): the
+    # cache of materialised objects refers to the symbols weakly.
+    __slots__ = ("__weakref__", "definition_rows", "import_rows", "language", "package")
+
+    language: str
+    import_rows: tuple[_ImportRow, ...]
+    definition_rows: tuple[_DefinitionRow, ...]
+    package: str | None
+
+    def __reduce__(self) -> tuple[type[FileSymbols], tuple[object, ...]]:
+        # What `slots=True` provided: frozen slotted instances do not unpickle by default.
+        return FileSymbols, (self.language, self.import_rows, self.definition_rows, self.package)
+
+    @classmethod
+    def build(
+        cls,
+        language: str,
+        imports: Sequence[ImportRef],
+        definitions: Sequence[Definition],
+        package: str | None,
+    ) -> FileSymbols:
+        return cls(
+            language=language,
+            import_rows=tuple((i.kind, i.module, i.names, i.alias, i.line) for i in imports),
+            definition_rows=tuple(
+                (
+                    d.name,
+                    d.kind,
+                    d.container,
+                    d.parent,
+                    d.start_byte,
+                    d.end_byte,
+                    d.start_line,
+                    d.end_line,
+                    d.body_start,
+                    d.doc_start,
+                    d.doc_end,
+                    d.is_container,
+                )
+                for d in definitions
+            ),
+            package=package,
+        )
+
+    @property
+    def definition_names(self) -> tuple[str, ...]:
+        return tuple(row[0] for row in self.definition_rows)
+
+    @property
+    def first_definition_line(self) -> int | None:
+        """The line where the earliest definition starts (None without any)."""
+        return min((row[6] for row in self.definition_rows), default=None)
+
+    def definition(self, index: int) -> Definition:
+        """Definition `index` alone, without materialising the whole file's definitions."""
+        found = _materialised_cache.get(id(self))
+        if found is not None and found[0]() is self:
+            return found[2][index]
+        return Definition(*self.definition_rows[index])
+
+    @property
+    def imports(self) -> tuple[ImportRef, ...]:
+        return _materialised(self)[0]
+
+    @property
+    def definitions(self) -> tuple[Definition, ...]:
+        return _materialised(self)[1]
 
 
-def extract_symbols(language: str, source: bytes) -> FileSymbols:
-    """Imports and definitions of one file; empty (never raising) when the parse fails."""
-    if language not in SUPPORTED_LANGUAGES:
-        return FileSymbols.build(language, (), (), None)
-    try:
-        tree = _parser_for(language).parse(source)
-    except Exception:
-        logger.debug("tree-sitter failed on %s source", language, exc_info=True)
-        return FileSymbols.build(language, (), (), None)
-    root = tree.root_node
-    src = Source(source)
-    sink = Sink()
-    package: str | None = None
-    try:
-        if language == "python":
-            python_symbols(root, src, sink)
-        elif language in ("javascript", "typescript", "tsx"):
-            script_symbols(root, src, sink)
-        elif language == "go":
-            go_imports(root, src, sink)
-            go_definitions(root, src, sink)
-        elif language == "rust":
-            rust_imports(root, src, sink)
-            rust_definitions(root, src, sink, parent=None, container=None)
-        elif language == "java":
-            package = java_package(root, src)
-            java_imports(root, src, sink)
-            java_definitions(root, src, sink, parent=None)
-        else:
-            c_family_imports(root, src, sink)
-            c_family_definitions(root, src, sink, parent=None, container=None)
-    except Exception:
-        logger.warning("symbol extraction failed for a %s file", language, exc_info=True)
-    return FileSymbols.build(language, sink.imports, sink.definitions, package)
+_materialised_lock = threading.RLock()
+_materialised_cache: dict[
+    int, tuple[weakref.ref[FileSymbols], tuple[ImportRef, ...], tuple[Definition, ...]]
+] = {}
+"""id(symbols) → (weak reference to them, their imports, their definitions).
+
+Weak, because an open buffer is re-extracted whenever typing pauses (every keystroke at a
+human pace) and each version was materialised: held strongly, the superseded versions of the
+file being edited filled all `_MATERIALISED_FILES` slots, each a whole copy of the file's
+symbols (an ever larger one as the file grew). Now an entry leaves when its symbols are freed.
+"""
+
+
+def _materialised(symbols: FileSymbols) -> tuple[tuple[ImportRef, ...], tuple[Definition, ...]]:
+    key = id(symbols)
+    # Lock-free hit path (a dict read is atomic); eviction is first-in-first-out.
+    found = _materialised_cache.get(key)
+    if found is not None and found[0]() is symbols:
+        return found[1], found[2]
+    imports = tuple(ImportRef(*row) for row in symbols.import_rows)
+    definitions = tuple(Definition(*row) for row in symbols.definition_rows)
+    reference = weakref.ref(symbols, lambda dead: _forget_materialised(key, dead))
+    with _materialised_lock:
+        _materialised_cache[key] = (reference, imports, definitions)
+        while len(_materialised_cache) > _MATERIALISED_FILES:
+            del _materialised_cache[next(iter(_materialised_cache))]
+    return imports, definitions
+
+
+def _forget_materialised(key: int, reference: weakref.ref[FileSymbols]) -> None:
+    """The symbols behind `reference` were freed: drop their materialised objects too."""
+    with _materialised_lock:  # reentrant: the last reference may go while this thread holds it
+        found = _materialised_cache.get(key)
+        if found is not None and found[0] is reference:
+            del _materialised_cache[key]
+
+
+def used_identifiers(text: str, symbols: FileSymbols | None) -> frozenset[str]:
+    """Names `text` mentions outside its import statements (an unused import is not a use)."""
+    imports = symbols.imports if symbols is not None else ()
+    if not imports:
+        return frozenset(IDENTIFIER.findall(text))
+    # Mentions are counted only down to a little past the imports heading the file (a
+    # parenthesised import spans lines); below that every mention is taken for a use (an import
+    # inside a function is there to be used), and a set is much cheaper to build.
+    first_definition = symbols.first_definition_line if symbols is not None else None
+    heading = [i.line for i in imports if first_definition is None or i.line < first_definition]
+    last = max(heading) if heading else 0
+    split = _start_of_line(text, last + _IMPORT_SLACK_LINES)
+    counts = Counter(IDENTIFIER.findall(text, 0, split))
+    for reference in imports:
+        mentioned = set(IDENTIFIER.findall(reference.module))
+        for name, local in reference.names:
+            mentioned.update((name, local))
+        if reference.alias:
+            mentioned.add(reference.alias)
+        counts.subtract(mentioned)
+    used = {name for name, count in counts.items() if count > 0}
+    used.update(IDENTIFIER.findall(text, split))
+    return frozenset(used)
+
+
+def _start_of_line(text: str, line: int) -> int:
+    position = 0
+    for _ in range(line):
+        newline = text.find("\n", position)
+        if newline < 0:
+            return len(text)
+        position = newline + 1
+    return position

@@ -9,7 +9,7 @@ the KV cache of everything before the first change.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -167,7 +167,8 @@ def fim_window(
 
     The prefix takes whole lines back from the cursor while they fit `prefix_budget` tokens
     (the cursor's own line always counts), the suffix whole lines forward within
-    `suffix_budget`. Token counts are per line and approximate; `fit` trims exactly later.
+    `suffix_budget`. Token counts are per line and approximate; `prompting.prepare` trims the
+    built prompt exactly.
     `keep_start`, the start of the previous window, is kept while the prefix from it fits
     `keep_budget` (a little more than `prefix_budget`): typing a line more, or deleting one,
     must not move the start of the file in the prompt back and forth.
@@ -227,18 +228,3 @@ def _cut_to_budget(text: str, budget: int, count_tokens: Callable[[str], int]) -
         else:
             high = middle - 1
     return low
-
-
-def trim_context(
-    files: Sequence[ContextFile], budget: int, count_tokens: Callable[[str], int]
-) -> tuple[ContextFile, ...]:
-    """Keep whole context files, in order, while they fit `budget` tokens."""
-    kept: list[ContextFile] = []
-    used = 0
-    for context in files:
-        cost = count_tokens(context.path) + count_tokens(context.text) + 2
-        if used + cost > budget:
-            continue
-        kept.append(context)
-        used += cost
-    return tuple(kept)

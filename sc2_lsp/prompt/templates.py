@@ -1,8 +1,10 @@
-"""Fill-in-the-middle templates per model family, and detecting the right one from a vocabulary.
+"""Fill-in-the-middle sentinels per model family, the templates built on them, and detection.
 
-A template names the sentinel strings a family was trained with. They are always turned into
-token ids by tokenizing with `special=True` and checking each is exactly one token: a marker
-that silently splits into ordinary pieces is the classic cause of garbage completions.
+Owns `FIM_FAMILIES`, the one table of FIM sentinel texts (the GGUF check in `gguf_info` reads it
+too), `FimTemplate` (a family's sentinels plus how one model frames a prompt with them) and
+picking a template for a vocabulary. Sentinels are always turned into token ids by tokenizing
+with `special=True` and checking each is exactly one token: a marker that silently splits into
+ordinary pieces is the classic cause of garbage completions.
 """
 
 from __future__ import annotations
@@ -12,13 +14,39 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
-class FimTemplate:
-    """The sentinels of one model family."""
+class FimFamily:
+    """The FIM sentinels a family of models shares: per role, the spellings vocabularies use."""
 
     name: str
-    fim_prefix: str | None
-    fim_suffix: str | None
-    fim_middle: str | None
+    prefix: tuple[str, ...]
+    suffix: tuple[str, ...]
+    middle: tuple[str, ...]
+
+
+STARCODER_FIM = FimFamily("starcoder", ("<fim_prefix>",), ("<fim_suffix>",), ("<fim_middle>",))
+SANTACODER_FIM = FimFamily("santacoder", ("<fim-prefix>",), ("<fim-suffix>",), ("<fim-middle>",))
+QWEN_FIM = FimFamily("qwen", ("<|fim_prefix|>",), ("<|fim_suffix|>",), ("<|fim_middle|>",))
+CODELLAMA_FIM = FimFamily(
+    "codellama", ("<PRE>", "▁<PRE>"), ("<SUF>", "▁<SUF>"), ("<MID>", "▁<MID>")
+)
+DEEPSEEK_FIM = FimFamily("deepseek", ("<｜fim▁begin｜>",), ("<｜fim▁hole｜>",), ("<｜fim▁end｜>",))
+# SantaCoder GGUFs pass the GGUF check but have no template yet: they get prefix-only prompts.
+FIM_FAMILIES: tuple[FimFamily, ...] = (
+    STARCODER_FIM,
+    SANTACODER_FIM,
+    QWEN_FIM,
+    CODELLAMA_FIM,
+    DEEPSEEK_FIM,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FimTemplate:
+    """How one model frames a prompt: its family's sentinels (first spelling) and the rest."""
+
+    name: str
+    family: FimFamily | None
+    """None: no FIM, the prompt is the prefix alone."""
     file_sep: str | None = None
     repo_name: str | None = None
     stop: tuple[str, ...] = ()
@@ -31,15 +59,25 @@ class FimTemplate:
     """CodeLlama's `<PRE> {prefix} <SUF>{suffix} <MID>` spacing."""
 
     @property
+    def fim_prefix(self) -> str | None:
+        return self.family.prefix[0] if self.family is not None else None
+
+    @property
+    def fim_suffix(self) -> str | None:
+        return self.family.suffix[0] if self.family is not None else None
+
+    @property
+    def fim_middle(self) -> str | None:
+        return self.family.middle[0] if self.family is not None else None
+
+    @property
     def has_fim(self) -> bool:
-        return None not in (self.fim_prefix, self.fim_suffix, self.fim_middle)
+        return self.family is not None
 
 
 STARCODER2 = FimTemplate(
     name="starcoder2",
-    fim_prefix="<fim_prefix>",
-    fim_suffix="<fim_suffix>",
-    fim_middle="<fim_middle>",
+    family=STARCODER_FIM,
     file_sep="<file_sep>",
     repo_name="<repo_name>",
     stop=(
@@ -54,9 +92,7 @@ STARCODER2 = FimTemplate(
 )
 STARCODER = FimTemplate(
     name="starcoder",
-    fim_prefix="<fim_prefix>",
-    fim_suffix="<fim_suffix>",
-    fim_middle="<fim_middle>",
+    family=STARCODER_FIM,
     stop=(
         "<|endoftext|>",
         "<fim_pad>",
@@ -69,9 +105,7 @@ STARCODER = FimTemplate(
 )
 QWEN25_CODER = FimTemplate(
     name="qwen2.5-coder",
-    fim_prefix="<|fim_prefix|>",
-    fim_suffix="<|fim_suffix|>",
-    fim_middle="<|fim_middle|>",
+    family=QWEN_FIM,
     file_sep="<|file_sep|>",
     repo_name="<|repo_name|>",
     stop=(
@@ -89,9 +123,7 @@ QWEN25_CODER = FimTemplate(
 )
 CODEGEMMA = FimTemplate(
     name="codegemma",
-    fim_prefix="<|fim_prefix|>",
-    fim_suffix="<|fim_suffix|>",
-    fim_middle="<|fim_middle|>",
+    family=QWEN_FIM,
     file_sep="<|file_separator|>",
     stop=(
         "<|file_separator|>",
@@ -105,22 +137,18 @@ CODEGEMMA = FimTemplate(
 )
 CODELLAMA = FimTemplate(
     name="codellama",
-    fim_prefix="<PRE>",
-    fim_suffix="<SUF>",
-    fim_middle="<MID>",
+    family=CODELLAMA_FIM,
     stop=("<EOT>", "</s>"),
     path_in_prefix=False,
     marker_spacing=True,
 )
 DEEPSEEK_CODER = FimTemplate(
     name="deepseek-coder",
-    fim_prefix="<｜fim▁begin｜>",
-    fim_suffix="<｜fim▁hole｜>",
-    fim_middle="<｜fim▁end｜>",
+    family=DEEPSEEK_FIM,
     stop=("<｜end▁of▁sentence｜>", "<|EOT|>", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
     path_in_prefix=False,
 )
-PREFIX_ONLY = FimTemplate(name="prefix-only", fim_prefix=None, fim_suffix=None, fim_middle=None)
+PREFIX_ONLY = FimTemplate(name="prefix-only", family=None)
 
 # Most specific first: Qwen and CodeGemma share the FIM markers and differ by file separator,
 # StarCoder2 and StarCoder share them and differ by `<file_sep>`.

@@ -8,7 +8,8 @@ package instead. ``SC2_NVIM_0_11`` / ``SC2_NVIM_0_12`` point at other binaries i
 
 Each script prints PASS/FAIL lines and a final ``N passed, M failed`` and exits through
 ``:cquit``; a test passes only with exit code 0 *and* that summary line with no failures,
-so a Neovim that quits early (see ``nvim -l`` in /work/shared/real-editors.md) cannot pass.
+so a Neovim that quits early cannot pass (``nvim --headless -l script.lua`` exits 0 silently
+once the script feeds keys in Insert mode; the scripts run under ``-c 'luafile …'`` instead).
 """
 
 from __future__ import annotations

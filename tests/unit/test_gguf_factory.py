@@ -13,6 +13,7 @@ from gguf import GGUFReader
 from tests.gguf_factory import (
     EMIT_LOGIT,
     STARCODER2_SPECIALS,
+    STARCODER2_VOCAB,
     TOKEN_CONTROL,
     byte_encode,
     emit_token_for,
@@ -22,7 +23,6 @@ from tests.gguf_factory import (
     write_starcoder2,
 )
 
-REAL_VOCAB = Path("/work/shared/fixtures/starcoder2-vocab.gguf")
 FIM_TEXT = b"<file_sep><fim_prefix>a.py\ndef f():<fim_suffix>\n<fim_middle>"
 
 
@@ -126,9 +126,8 @@ def test_emit_file_sep_and_margin(emit_model_factory: Callable[[int | str], Path
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not REAL_VOCAB.exists(), reason=f"needs {REAL_VOCAB}")
 def test_emit_with_real_vocab(tmp_path: Path) -> None:
-    vocab = load_vocab(REAL_VOCAB)
+    vocab = load_vocab(STARCODER2_VOCAB)
     assert vocab.tokens[:38] == list(STARCODER2_SPECIALS)
     token = emit_token_for(vocab, "    ")
     path = write_starcoder2(tmp_path / "real.gguf", vocab=vocab, emit_token=token, dtype="f16")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sc2_lsp.context.imports import load_script_config
 from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.languages.javascript import load_script_config
 from tests.workspaces import indexed, write_tree
 
 PROJECTS = Path(__file__).resolve().parents[1] / "data" / "projects"

@@ -1,6 +1,6 @@
 """Member completions (`receiver.|`) and the definitions a cursor is about to use.
 
-Covers sc2_lsp.context.members (what a receiver is and which members it offers), the listing
+Covers sc2_lsp.context.retrieval.members (what a receiver is and which members it offers), the listing
 packer, the cursor-target analysis in focus, and the compact forms of definitions (capped
 docstrings, class headers for names not used yet).
 """
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from sc2_lsp.context.focus import completion_target
 from sc2_lsp.context.index import WorkspaceIndex
-from sc2_lsp.context.members import base_names, class_name_guess, words
-from sc2_lsp.context.recent import RecentEdits
-from sc2_lsp.context.render import render_definition
-from sc2_lsp.context.retrieve import ContextRequest, Snippet, gather
-from sc2_lsp.context.symbols import extract_symbols
+from sc2_lsp.context.languages import extract_symbols
+from sc2_lsp.context.retrieval.focus import completion_target
+from sc2_lsp.context.retrieval.members import base_names, class_name_guess, words
+from sc2_lsp.context.retrieval.recent import RecentEdits
+from sc2_lsp.context.retrieval.render import render_definition
+from sc2_lsp.context.retrieval.retrieve import ContextRequest, Snippet, gather
 from tests.workspaces import indexed, write_tree
 
 

@@ -30,9 +30,8 @@ from sc2_lsp.models import (
     validate,
 )
 from tests.fakehub import FakeHub, refused_url, silent_server
-from tests.gguf_factory import STARCODER2_SPECIALS, bytes_to_unicode
+from tests.gguf_factory import STARCODER2_SPECIALS, STARCODER2_VOCAB, bytes_to_unicode
 
-REAL_VOCAB = Path("/work/shared/fixtures/starcoder2-vocab.gguf")
 BYTE_SYMBOLS = list(bytes_to_unicode().values())
 BYTE_SET = frozenset(BYTE_SYMBOLS)
 SC2_TOKENS = [*STARCODER2_SPECIALS, *BYTE_SYMBOLS]
@@ -198,17 +197,16 @@ def test_inspect_agrees_with_gguf_reader(good_gguf: Path) -> None:
     assert info.n_tensors == len(reader.tensors)
 
 
-@pytest.mark.skipif(not REAL_VOCAB.exists(), reason="shared fixture not present")
 def test_inspect_real_vocab_is_fast() -> None:
     start = time.perf_counter()
-    info = inspect_gguf(REAL_VOCAB)
+    info = inspect_gguf(STARCODER2_VOCAB)
     elapsed = time.perf_counter() - start
     assert elapsed < 0.5, elapsed
     assert info.n_vocab == 49152
     assert info.fim_ids == SC2_FIM
     assert info.warnings == ()
     with pytest.raises(ModelError, match="vocabulary-only"):
-        validate(REAL_VOCAB)
+        validate(STARCODER2_VOCAB)
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sc2_lsp.context.syntax import CompletionMode, analyze
 from sc2_lsp.postprocess import PostContext, clean, should_stop
+from sc2_lsp.syntax import CompletionMode, analyze
 
 
 def ctx(

@@ -1,4 +1,4 @@
-"""Ranking and packing of repository context (sc2_lsp.context.retrieve.gather)."""
+"""Ranking and packing of repository context (sc2_lsp.context.retrieval.retrieve.gather)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sc2_lsp.context.caches import GatherCache
-from sc2_lsp.context.focus import analyse
 from sc2_lsp.context.index import WorkspaceIndex
-from sc2_lsp.context.recent import RecentEdits
-from sc2_lsp.context.retrieve import ContextRequest, Snippet, gather
+from sc2_lsp.context.retrieval.caches import GatherCache
+from sc2_lsp.context.retrieval.focus import analyse
+from sc2_lsp.context.retrieval.recent import RecentEdits
+from sc2_lsp.context.retrieval.retrieve import ContextRequest, Snippet, gather
 from sc2_lsp.context.settings import RepoContextSettings
 from tests.workspaces import indexed, write_tree
 

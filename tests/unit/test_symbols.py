@@ -8,21 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sc2_lsp.context.render import render_definition, render_selection
-from sc2_lsp.context.symbols import (
-    SUPPORTED_LANGUAGES,
-    FileSymbols,
-    extract_symbols,
-    language_for_path,
-    normalize_language,
-)
+from sc2_lsp.context.languages import SUPPORTED, extract_symbols, structure_language
+from sc2_lsp.context.retrieval.render import render_definition, render_selection
+from sc2_lsp.context.symbols import FileSymbols
 
 PROJECTS = Path(__file__).resolve().parents[1] / "data" / "projects"
 
 
 def symbols_of(relative: str) -> tuple[bytes, FileSymbols]:
     path = PROJECTS / relative
-    language = language_for_path(path)
+    language = structure_language(None, path)
     assert language is not None
     data = path.read_bytes()
     return data, extract_symbols(language, data)
@@ -296,12 +291,12 @@ def test_full_body_over_the_line_limit_is_unavailable() -> None:
     ],
 )
 def test_language_detection(language_id: str | None, path: str, expected: str | None) -> None:
-    assert normalize_language(language_id, Path(path)) == expected
+    assert structure_language(language_id, Path(path)) == expected
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    language=st.sampled_from(sorted(SUPPORTED_LANGUAGES)),
+    language=st.sampled_from(sorted(name for support in SUPPORTED for name in support.languages)),
     data=st.binary(max_size=400)
     | st.text(alphabet="def class(){}[];:\n =import from#include\"<>.,*'", max_size=300).map(
         str.encode

@@ -20,10 +20,11 @@ import pytest
 
 from sc2_lsp.completer import Request
 from sc2_lsp.context import index as index_module
-from sc2_lsp.context import symbols_model
-from sc2_lsp.context.render import RenderCache
+from sc2_lsp.context import symbols as symbols_module
+from sc2_lsp.context.languages import extract_symbols
+from sc2_lsp.context.retrieval.caches import RenderCache
 from sc2_lsp.context.settings import RepoContextSettings
-from sc2_lsp.context.symbols import FileSymbols, extract_symbols
+from sc2_lsp.context.symbols import FileSymbols
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.repository import RepositoryContext
 
@@ -37,7 +38,7 @@ def live_symbols() -> int:
 
 
 def test_superseded_symbols_leave_the_materialised_cache() -> None:
-    before = len(symbols_model._materialised_cache)
+    before = len(symbols_module._materialised_cache)
     versions: list[weakref.ref[FileSymbols]] = []
     for number in range(600):  # more than the cache's 512 slots
         symbols = extract_symbols("python", SOURCE + f"value_{number} = {number}\n".encode())
@@ -46,7 +47,7 @@ def test_superseded_symbols_leave_the_materialised_cache() -> None:
         del symbols
     gc.collect()
     assert sum(version() is not None for version in versions) == 0
-    assert len(symbols_model._materialised_cache) <= before
+    assert len(symbols_module._materialised_cache) <= before
 
 
 def test_renderings_of_superseded_symbols_leave_the_render_cache() -> None:

@@ -1,4 +1,4 @@
-"""Language detection and the cursor's completion mode (sc2_lsp.context.syntax), table-driven."""
+"""Language detection (sc2_lsp.languages) and the cursor's completion mode (sc2_lsp.syntax), table-driven."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sc2_lsp.context.syntax import CursorSyntax, analyze, get_parser, language_for
+from sc2_lsp.languages import get_parser, language_for
+from sc2_lsp.syntax import CursorSyntax, analyze
 
 CURSOR = "‸"
 FOUR, TWO, TAB = "    ", "  ", "\t"

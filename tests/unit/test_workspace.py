@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.index.workspace import Workspace
 from sc2_lsp.context.settings import RepoContextSettings
-from sc2_lsp.context.workspace import Workspace
 from tests.workspaces import indexed, write_tree
 
 FAKE_KEY = "AKIAFAKEFAKEFAKEFAKE"

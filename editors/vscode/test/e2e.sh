@@ -2,15 +2,18 @@
 # VS Code end-to-end test: builds and packages the extension (.vsix), installs it into a
 # fresh code-server (VS Code 1.100 workbench), starts it on 127.0.0.1 with the real sc2-lsp
 # server on PATH and a deterministic tiny model, and runs test/e2e/harness.ts in headless
-# Chromium. Exit code 0 = every check passed; the screenshots then replace test/screenshots.
+# Chromium. Exit code 0 = every check passed; the screenshots then go to .work/screenshots
+# (ignored by git); `make vscode-screenshots` puts them in test/screenshots, the committed ones.
 # Needs test/setup.sh first and the project's .venv (`make install`); nothing is downloaded.
-#   SC2_PYTHON   Python with sc2_lsp installed (default: <repo>/.venv/bin/python)
-#   E2E_KEEP=1   keep .work/run (logs, workspace) even when the run passes
+#   SC2_PYTHON       Python with sc2_lsp installed (default: <repo>/.venv/bin/python)
+#   E2E_KEEP=1       keep .work/run (logs, workspace) even when the run passes
+#   E2E_SHOTS_OUT    where a passing run leaves its screenshots (default: .work/screenshots)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)             # editors/vscode
 ROOT=$(cd "$HERE/../.." && pwd)
 W=$HERE/.work
 RUN=$W/run
+SHOTS_OUT=${E2E_SHOTS_OUT:-$W/screenshots}
 PY=${SC2_PYTHON:-$ROOT/.venv/bin/python}
 CS=$W/code-server/node_modules/.bin/code-server
 CHROMIUM=${E2E_CHROMIUM:-$(command -v chromium || true)}
@@ -122,9 +125,10 @@ set -e
 cleanup
 trap - EXIT
 if [ $rc = 0 ]; then
-  rm -f "$HERE"/test/screenshots/*.png
-  cp "$RUN"/shots/*.png "$HERE/test/screenshots/"
-  echo "screenshots: $HERE/test/screenshots ($(ls "$HERE/test/screenshots" | wc -l) files)"
+  mkdir -p "$SHOTS_OUT"
+  rm -f "$SHOTS_OUT"/*.png
+  cp "$RUN"/shots/*.png "$SHOTS_OUT/"
+  echo "screenshots: $SHOTS_OUT ($(ls "$SHOTS_OUT" | wc -l) files)"
   [ "${E2E_KEEP:-0}" = 1 ] || rm -rf "$RUN"
 else
   echo "FAILED (rc $rc): screenshots in $RUN/shots, logs in $RUN (code-server.log, ud/logs)"
