@@ -33,7 +33,7 @@ from sc2_lsp.config import SECTION, Settings, load_options, resolve
 from sc2_lsp.engine import EngineError, ModelInfo
 from sc2_lsp.engine.supervisor import EngineEvent, SupervisedEngine
 from sc2_lsp.prompting import Request, Trigger
-from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol, Sc2Workspace
+from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol
 from sc2_lsp.repository import RepositoryContext
 from sc2_lsp.trace import Trace
 
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 
 class Sc2Server(LanguageServer):
+    protocol: Sc2Protocol
+
     def __init__(self, cli_layer: dict[str, Any] | None = None) -> None:
         super().__init__("sc2-lsp", __version__, protocol_cls=Sc2Protocol)
         self.cli_layer = cli_layer or {}
@@ -120,8 +122,7 @@ class Sc2Server(LanguageServer):
             return
         if source is JsonRpcException and not isinstance(error, JsonRpcException):
             reply = JsonRpcParseError if isinstance(error, ValueError) else JsonRpcInvalidRequest
-            if isinstance(self.protocol, Sc2Protocol):
-                self.protocol.reply_unidentified(reply)
+            self.protocol.reply_unidentified(reply())
         self.window_log_message(
             types.LogMessageParams(type=types.MessageType.Warning, message=f"sc2-lsp: {error}")
         )
@@ -379,7 +380,6 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
         if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
             options = options[SECTION]
         ls.init_layer = options
-        ls.protocol.workspace.__class__ = Sc2Workspace  # LSP line ends for incremental edits
         settings, errors = resolve(ls.cli_layer, ls.init_layer)
         ls.settings = settings
         if errors:
@@ -503,7 +503,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
 
     @server.feature(types.EXIT)
     def exit_(ls: Sc2Server, *args: Any) -> None:
-        ls.exit_code = 0 if ls.protocol._shutdown else 1
+        ls.exit_code = 0 if ls.protocol.shutdown_received else 1
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: Sc2Server, *args: Any) -> None:
