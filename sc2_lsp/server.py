@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
@@ -27,7 +28,7 @@ from pygls.exceptions import (
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from sc2_lsp import __version__, documents, models
+from sc2_lsp import __version__, client_process, documents, models
 from sc2_lsp.completer import Completer, Suggestion
 from sc2_lsp.config import SECTION, Settings, load_options, resolve
 from sc2_lsp.engine import EngineError, ModelInfo
@@ -286,6 +287,26 @@ class Sc2Server(LanguageServer):
         if token is not None:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
+    async def exit_with_client(self, pid: int) -> None:
+        """Exit as `exit` would once the client process is gone (LSP `processId`), even while
+        the pipes stay open."""
+        await client_process.gone(pid)
+        log.warning("the client process %d is gone: exiting", pid)
+        self.repository.close()
+        self.worker.close()
+        logging.shutdown()
+        # pygls' reader thread is blocked reading a pipe that whoever still holds it will
+        # neither write nor close: no orderly exit could join it.
+        os._exit(0 if self.protocol.shutdown_received else 1)
+
+    def watch_client(self, pid: int | None) -> None:
+        if pid is None:
+            return
+        if client_process.process_alive(pid):
+            self.run_task(self.exit_with_client(pid))
+        else:  # e.g. an editor in another PID namespace (a container): cannot be watched
+            log.warning("processId %d is no process here; not watching it", pid)
+
     def run_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
@@ -380,6 +401,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
         if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
             options = options[SECTION]
         ls.init_layer = options
+        ls.watch_client(params.process_id)
         settings, errors = resolve(ls.cli_layer, ls.init_layer)
         ls.settings = settings
         if errors:
