@@ -57,6 +57,8 @@ class Sc2Server(LanguageServer):
         self.model_error: str | None = None
         self._resolving = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.refused: dict[str, str] = {}
+        """Open documents that get no completion (secret-like or ignored), by URI: why."""
         self._loaded_with: object = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.exit_code = 0
@@ -80,6 +82,7 @@ class Sc2Server(LanguageServer):
             )
         self.completer.cache.clear()
         self.repository.configure(self.workspace_roots(), settings.repository)
+        self.check_open_documents()
         if settings.model != self._loaded_with:
             self.run_task(self.load_model())
 
@@ -203,6 +206,7 @@ class Sc2Server(LanguageServer):
             "reusedTokens": stats.reused_tokens,
             "lastLatencyMs": round(stats.last_latency_ms, 1),
             "index": self.repository.status(index_details),
+            "refusedDocuments": dict(self.refused),
         }
 
     def publish_status(self) -> None:
@@ -319,6 +323,25 @@ class Sc2Server(LanguageServer):
         document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
         return document
 
+    def refusal(self, uri: str) -> str | None:
+        """Why the document at `uri` gets no completion (`RepositoryContext.refusal`), kept in
+        `refused` for `sc2.status`."""
+        path = documents.uri_to_path(uri)
+        reason = self.repository.refusal(path) if path is not None else None
+        if reason is None:
+            self.refused.pop(uri, None)
+        else:
+            self.refused[uri] = reason
+        return reason
+
+    def check_open_documents(self) -> None:
+        """Settings, ignore files or folders changed: decide again for every open document."""
+        before = dict(self.refused)
+        for uri in list(self.workspace.text_documents):
+            self.refusal(uri)
+        if self.refused != before:
+            self.publish_status()
+
     def request_for(self, uri: str, position: types.Position, trigger: Trigger) -> Request | None:
         document = self.document(uri)
         if document is None:
@@ -340,7 +363,7 @@ class Sc2Server(LanguageServer):
     ) -> tuple[Request, Suggestion] | None:
         completion = self.settings.completion
         request = self.request_for(uri, position, trigger)
-        if request is None or not completion.enable:
+        if request is None or self.refusal(uri) is not None or not completion.enable:
             return None
         if request.snapshot.language_id in completion.disabled_languages:
             return None
@@ -420,7 +443,9 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: Sc2Server, params: types.DidOpenTextDocumentParams) -> None:
         document = params.text_document
-        if (path := documents.uri_to_path(document.uri)) is not None:
+        if ls.refusal(document.uri) is not None:
+            ls.publish_status()
+        elif (path := documents.uri_to_path(document.uri)) is not None:
             text = documents.scrub_surrogates(document.text)
             ls.repository.opened(path, text, document.language_id)
 
@@ -428,7 +453,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     def did_change(ls: Sc2Server, params: types.DidChangeTextDocumentParams) -> None:
         path = documents.uri_to_path(params.text_document.uri)
         document = ls.document(params.text_document.uri)
-        if path is None or document is None:
+        if path is None or document is None or params.text_document.uri in ls.refused:
             return
         text = documents.scrub_surrogates(document.source)
         encoding = str(ls.workspace.position_encoding or "utf-16")
@@ -444,6 +469,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: Sc2Server, params: types.DidCloseTextDocumentParams) -> None:
         ls.completer.forget(params.text_document.uri)
+        ls.refused.pop(params.text_document.uri, None)
         if (path := documents.uri_to_path(params.text_document.uri)) is not None:
             ls.repository.closed(path)
 
@@ -460,12 +486,14 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
             by_kind[types.FileChangeType.Changed],
             by_kind[types.FileChangeType.Deleted],
         )
+        ls.check_open_documents()  # an ignore file may have changed
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_workspace_folders(
         ls: Sc2Server, params: types.DidChangeWorkspaceFoldersParams
     ) -> None:
         ls.repository.configure(ls.workspace_roots(), ls.settings.repository)
+        ls.check_open_documents()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
