@@ -297,7 +297,7 @@ class Sc2Server(LanguageServer):
         await client_process.gone(pid)
         log.warning("the client process %d is gone: exiting", pid)
         self.repository.close()
-        self.worker.close()
+        self.engine.close()
         logging.shutdown()
         # pygls' reader thread is blocked reading a pipe that whoever still holds it will
         # neither write nor close: no orderly exit could join it.

@@ -35,7 +35,7 @@ def own_names() -> tuple[list[str], list[str]]:
         methods = set(manager.features) | set(manager.builtin_features)
         commands = sorted(manager.commands)
     finally:
-        server.worker.close()
+        server.engine.close()
         server.repository.close()
     for source in PACKAGE.rglob("*.py"):
         methods.update(

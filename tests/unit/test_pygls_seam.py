@@ -174,4 +174,4 @@ def test_initialize_through_the_overrides_gives_lsp_exact_documents(tmp_path: Pa
     )
     assert isinstance(server.workspace.get_text_document(document["uri"]), LspTextDocument)
     server.repository.close()
-    server.worker.close()
+    server.engine.close()
