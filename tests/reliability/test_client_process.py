@@ -14,6 +14,7 @@ import pytest
 
 from sc2_lsp.client_process import POLL_SECONDS, process_alive
 from tests.reliability.conftest import FAST, Figures, LspProcess
+from tests.reliability.test_faults import children_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -53,6 +54,8 @@ def test_the_server_exits_when_its_client_process_is_gone(
         server.assert_completion_works(tmp_path)
         time.sleep(2 * POLL_SECONDS)
         assert server.alive(), "the server exited while its client process was alive"
+        engines = children_of(server.pid)
+        assert engines, "the engine process was expected to run"
         parent.kill()
         if reaped:
             parent.wait(10)
@@ -63,6 +66,7 @@ def test_the_server_exits_when_its_client_process_is_gone(
         parent.kill()
         parent.wait(10)
     assert code == 1, (code, server.tail())  # no `shutdown` came: as after a bare `exit`
+    assert not [pid for pid in engines if Path(f"/proc/{pid}").exists()]  # the engine went too
     assert elapsed < 3 * POLL_SECONDS + 1, elapsed
     assert "client process" in server.tail() and "Traceback" not in server.tail()
     figures.record(
