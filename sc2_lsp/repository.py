@@ -274,5 +274,5 @@ def _matches_anywhere(spec: GitIgnoreSpec, path: PurePath) -> bool:
 def _resolved(path: Path) -> Path:
     try:
         return path.resolve()
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the path
         return Path(os.path.normpath(path))

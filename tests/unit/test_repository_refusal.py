@@ -36,6 +36,9 @@ def context(tmp_path: Path) -> Iterator[RepositoryContext]:
         ("ws/dist/bundle.py", IGNORED),
         ("ws/run.log", IGNORED),
         ("ws/node_modules/lib/index.js", IGNORED),
+        ("ws/src/app.min.js", IGNORED),  # the built-in list: minified, lock, generated files
+        ("ws/src/a\x00b.py", None),  # a NUL byte (from a %00 in a URI) is no error
+        ("elsewhere/x\x00/.env", SECRET),
         ("elsewhere/app.py", None),  # outside the workspace: only secrets are refused
         ("elsewhere/dist/bundle.py", None),
         ("elsewhere/.env", SECRET),
