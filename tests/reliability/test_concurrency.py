@@ -131,8 +131,9 @@ class Stress:
         return thread
 
     def reload(self, rng: random.Random) -> None:
+        """Push settings with another thread count than the last push: the model reloads."""
         settings: dict[str, Any] = {"completion": {**FAST["completion"], "cache": False}}
-        settings["model"] = {"nThreads": rng.choice([1, 2])}
+        settings["model"] = {"nThreads": 1 + self.counts.get("reloads", 0) % 2}
         if rng.random() < 0.2:
             settings["model"]["nCtx"] = rng.choice([2048, 4096])
         self.server.notify("workspace/didChangeConfiguration", {"settings": {"sc2": settings}})
