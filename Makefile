@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install test test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
+.PHONY: help install test figures test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ install: $(BIN)/python ## create .venv and install sc2-lsp with its dev tools (c
 
 test: ## run every test tier: unit, e2e (real server over stdio), model (real llama.cpp)
 	$(BIN)/python -m pytest
+
+figures: ## run the reliability tier and refresh the committed tests/reliability/figures.json
+	SC2_UPDATE_FIGURES=1 $(BIN)/python -m pytest tests/reliability
 
 test-unit: ## unit tier only
 	$(BIN)/python -m pytest tests/unit -m "not model"

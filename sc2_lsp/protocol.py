@@ -1,19 +1,23 @@
 """The pygls protocol layer under the handlers: exact JSON-RPC/LSP message handling, LSP-exact
 text documents, and the log filter that keeps document text out of the log.
 
-`Sc2Protocol` answers every request as LSP and JSON-RPC say (malformed messages, bad params,
-requests before `initialize` or after `shutdown`) and drops the futures pygls would otherwise
-keep for every notification. `LspTextDocument` and `Sc2Workspace` make pygls' documents split
-lines and apply incremental edits the LSP way, through `documents.py` (which alone converts
-positions). `DocumentTextFilter` (one instance, `LOG_FILTER`) hides protocol payloads unless
+Every override of a pygls internal lives here, as a subclass override; `tests/unit/
+test_pygls_seam.py` names each pygls member they rely on. `Sc2Protocol` checks each message
+at the edge before pygls dispatches it (JSON-RPC shape, lifecycle, notification or request,
+params typed as lsprotocol says) and answers every message with an id exactly once.
+`LspTextDocument` and `Sc2Workspace` make pygls' documents split lines and apply
+incremental edits the LSP way, through `documents.py` (which alone converts positions).
+`DocumentTextFilter` (one instance, `LOG_FILTER`) hides protocol payloads unless
 `logDocumentText` is on.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 from typing import Any, ClassVar
 
+import attrs
 from lsprotocol import types
 from pygls.exceptions import (
     JsonRpcException,
@@ -21,42 +25,181 @@ from pygls.exceptions import (
     JsonRpcInvalidRequest,
     JsonRpcServerNotInitialized,
 )
-from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
+from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument, Workspace
 
 from sc2_lsp import documents
+from sc2_lsp.wire_types import field_types, mismatch
 
 log = logging.getLogger(__name__)
 
-INVALID_PARAMS_METHOD = "$/sc2/invalidParams"
+Step = tuple[Any, Any, Any]
+"""One step of a pygls generator handler: (handler, args, kwargs) for pygls to run next."""
 
 
-class Malformed(dict[str, Any]):
-    """A JSON object with a "jsonrpc" key that is not a JSON-RPC message pygls can structure."""
+class Refusal(Exception):
+    """A message the protocol does not dispatch, and what it answers instead.
+
+    `answer`: whether the sender gets `error` back: with `reply_to` as id, or with id null
+    when the message had no usable id (JSON-RPC 2.0, 5.1). Notifications get no answer.
+    """
+
+    def __init__(
+        self, error: JsonRpcException, reply_to: int | str | None = None, answer: bool = True
+    ) -> None:
+        super().__init__(error.message)
+        self.error, self.reply_to, self.answer = error, reply_to, answer
 
 
 class Sc2Protocol(LanguageServerProtocol):
-    """pygls' protocol, except that every request is answered as LSP and JSON-RPC say.
+    """pygls' protocol, except that every message is checked before it is dispatched.
 
     pygls structures messages in `json.loads`'s object_hook, which sees every nested object
-    too, and reports a request whose params do not fit the spec out of band without ever
-    responding. Here such a request gets InvalidParams, sent only once the top-level message
-    reaches `handle_message` (a request-shaped object inside some params, a command argument
-    say, is never answered as if the client had sent it), and an object that cannot be
-    structured never raises out of the hook (which would abort the enclosing request too).
+    too (a JSON-RPC-shaped command argument became a message of its own), lets cattrs coerce
+    wrong JSON types (`str(5)`, `int("7")`, a `languageId` of 1 kept as an int), treats a
+    notification method sent with an id as a notification, and reports a request whose
+    params do not fit out of band without ever responding. Here the hook keeps what it is
+    given, and `handle_message` checks the top-level object once, then lets pygls structure
+    and dispatch it; anything it refuses is a `Refusal`, a Python type no method name can
+    reach.
     """
 
-    def structure_message(self, data: dict[str, Any]) -> Any:
+    @property
+    def shutdown_received(self) -> bool:
+        """Whether the client sent `shutdown`: `exit` then ends the process with 0, else 1."""
+        return self._shutdown
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(
+        self, params: types.InitializeParams
+    ) -> Generator[Step, Any, types.InitializeResult]:
+        """pygls' initialize, with its workspace rebuilt as an `Sc2Workspace` (LSP line ends
+        for incremental edits) before any handler runs."""
+        steps = super().lsp_initialize(params)
+        step = next(steps)  # pygls has built its Workspace; this step runs the server's handler
+        self._workspace = Sc2Workspace.like(self.workspace)
+        while True:
+            sent = yield step
+            try:
+                step = steps.send(sent)
+            except StopIteration as done:
+                result: types.InitializeResult = done.value
+                return result
+
+    def structure_message(self, data: Any) -> Any:
+        """Keep every parsed object as it is: `handle_message` structures the message itself."""
+        return data
+
+    def handle_message(self, message: Any) -> None:
+        try:
+            structured = self._checked(message)
+        except Refusal as refusal:
+            self._refuse(refusal)
+            return
+        if structured is not None:
+            super().handle_message(structured)
+
+    def _checked(self, data: Any) -> Any:
+        """The message structured for pygls; None for a response already dealt with."""
+        if not isinstance(data, dict):
+            raise Refusal(JsonRpcInvalidRequest("a JSON-RPC message must be a JSON object"))
+        method, msg_id = data.get("method"), data.get("id")
+        usable_id = isinstance(msg_id, int | str) and not isinstance(msg_id, bool)
+        reply_to = msg_id if usable_id and isinstance(method, str) else None
+        if data.get("jsonrpc") != "2.0":
+            raise Refusal(JsonRpcInvalidRequest('"jsonrpc" must be "2.0"'), reply_to)
+        if method is None and "id" in data and ("result" in data or "error" in data):
+            return self._structured_response(data)
+        if not isinstance(method, str):
+            raise Refusal(JsonRpcInvalidRequest("not a request, notification or response"))
+        if "id" in data and not usable_id:
+            raise Refusal(JsonRpcInvalidRequest('"id" must be an integer or a string'))
+        message_type = self.get_message_type(method)
+        takes_id = message_type is None or "id" in attrs.fields_dict(message_type)
+        if "id" in data and not takes_id:
+            text = f"{method!r} is a notification: sent with an id, it was not applied"
+            raise Refusal(JsonRpcInvalidRequest(text), reply_to)
+        self._check_lifecycle(method, reply_to)
+        if "id" not in data and takes_id and message_type is not None:
+            raise Refusal(JsonRpcInvalidRequest(f"{method!r} sent without an id"), answer=False)
+        data = self._checked_params(data, method, message_type, reply_to)
         try:
             return super().structure_message(data)
-        except JsonRpcException:
-            msg_id = data.get("id")
-            if "method" in data and not isinstance(msg_id, bool) and isinstance(msg_id, int | str):
-                params = {"id": msg_id, "method": data["method"]}
-                return JsonRPCNotification(
-                    method=INVALID_PARAMS_METHOD, params=params, jsonrpc="2.0"
-                )
-            return Malformed(data)
+        except Exception as error:
+            cause = error.__cause__ or error
+            raise Refusal(
+                JsonRpcInvalidParams(f"invalid params for {method!r}: {cause}"),
+                reply_to,
+                answer=reply_to is not None,
+            ) from error
+
+    def _check_lifecycle(self, method: str, reply_to: int | str | None) -> None:
+        """Requests before `initialize` get ServerNotInitialized, requests after `shutdown`
+        and a second `initialize` (which would drop every open document) InvalidRequest;
+        notifications then are dropped, `exit` excepted."""
+        error: JsonRpcException | None = None
+        if self._workspace is None and method not in (types.INITIALIZE, types.EXIT):
+            error = JsonRpcServerNotInitialized("the server is not initialized yet")
+        elif self._shutdown and method != types.EXIT:
+            error = JsonRpcInvalidRequest("the server is shutting down")
+        elif method == types.INITIALIZE and self._workspace is not None:
+            error = JsonRpcInvalidRequest("the server is already initialized")
+        if error is not None:
+            raise Refusal(error, reply_to, answer=reply_to is not None)
+
+    def _checked_params(
+        self,
+        data: dict[str, Any],
+        method: str,
+        message_type: type | None,
+        reply_to: int | str | None,
+    ) -> dict[str, Any]:
+        """`data` with params cattrs may structure, or a Refusal naming the misfit field.
+
+        A method that takes no params ignores any it is sent (clients send null, {} or
+        nothing); an unknown method's params are optional, so it gets MethodNotFound."""
+        if message_type is None:
+            return {"params": None, **data}
+        params_type, required = next(
+            (field_type, required)
+            for name, _key, field_type, required in field_types(message_type)
+            if name == "params"
+        )
+        if params_type is type(None):
+            return {**data, "params": None}
+        if "params" in data:
+            miss = mismatch(data["params"], params_type, "params")
+        else:
+            miss = "params: missing" if required else None
+        if miss:
+            raise Refusal(
+                JsonRpcInvalidParams(f"invalid params for {method!r}: {miss}"),
+                reply_to,
+                answer=reply_to is not None,
+            )
+        return data
+
+    def _structured_response(self, data: dict[str, Any]) -> Any:
+        """A client's response; one that cannot be structured fails the request waiting on it
+        (instead of leaving it waiting forever)."""
+        try:
+            return super().structure_message(data)
+        except Exception as error:
+            log.warning("malformed response to %r: %s", data["id"], error.__cause__ or error)
+            failure = types.ResponseError(
+                code=JsonRpcInvalidParams.CODE, message=f"malformed response: {error}"
+            )
+            self._handle_response(data["id"], None, failure)
+            return None
+
+    def _refuse(self, refusal: Refusal) -> None:
+        log.warning("refused a message: %s", refusal.error.message)
+        if not refusal.answer:
+            return
+        if refusal.reply_to is None:
+            self.reply_unidentified(refusal.error)
+        else:
+            self._send_response(refusal.reply_to, error=refusal.error.to_response_error())
 
     def _execute_handler(
         self,
@@ -77,37 +220,10 @@ class Sc2Protocol(LanguageServerProtocol):
         if future is not None:
             future.add_done_callback(lambda _done: self._request_futures.pop(msg_id, None))
 
-    def reply_unidentified(self, error: type[JsonRpcException]) -> None:
+    def reply_unidentified(self, error: JsonRpcException) -> None:
         """The answer to a message whose id cannot be known: id null (JSON-RPC 2.0, 5.1)."""
-        body = {"code": error.CODE, "message": error.MESSAGE}
+        body = {"code": error.code, "message": error.message}
         self._send_data({"jsonrpc": "2.0", "id": None, "error": body})
-
-    def handle_message(self, message: Any) -> None:
-        """Also: requests before `initialize` get ServerNotInitialized, requests after `shutdown`
-        and a second `initialize` (which would drop every open document) InvalidRequest."""
-        if isinstance(message, Malformed):
-            log.warning("dropped a malformed message (keys %s)", sorted(message))
-            if "id" in message:  # a request with an unusable id; a notification gets nothing
-                self.reply_unidentified(JsonRpcInvalidRequest)
-            return
-        method = getattr(message, "method", "exit")  # responses have no method
-        msg_id = getattr(message, "id", None)
-        invalid_params = method == INVALID_PARAMS_METHOD
-        if invalid_params:
-            msg_id, method = message.params["id"], message.params["method"]
-        error: JsonRpcException | None = None
-        if self._workspace is None and method not in ("initialize", "exit"):
-            error = JsonRpcServerNotInitialized("the server is not initialized yet")
-        elif self._shutdown and method != "exit":
-            error = JsonRpcInvalidRequest("the server is shutting down")
-        elif method == "initialize" and self._workspace is not None:
-            error = JsonRpcInvalidRequest("the server is already initialized")
-        elif invalid_params:
-            error = JsonRpcInvalidParams(f"invalid params for {method!r}")
-        if error is None:
-            super().handle_message(message)
-        elif msg_id is not None:
-            self._send_response(msg_id, error=error.to_response_error())
 
 
 class LspTextDocument(TextDocument):
@@ -136,6 +252,18 @@ class LspTextDocument(TextDocument):
 
 
 class Sc2Workspace(Workspace):
+    """pygls' workspace, holding `LspTextDocument`s."""
+
+    @classmethod
+    def like(cls, workspace: Workspace) -> Sc2Workspace:
+        """The same folders, sync kind and encoding as pygls' freshly built `workspace`."""
+        return cls(
+            workspace.root_uri,
+            workspace._sync_kind,
+            list(workspace.folders.values()),
+            workspace.position_encoding,
+        )
+
     def _create_text_document(
         self,
         doc_uri: str,

@@ -16,10 +16,14 @@ away or the repository changes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
+
+from pathspec import GitIgnoreSpec
 
 from sc2_lsp.context.index import WorkspaceIndex
 from sc2_lsp.context.retrieval.focus import ContextRequest
@@ -38,6 +42,9 @@ HOLD_LINES = 24
 HOLD_SLACK = 16
 """A fresh selection leaves 1/16 of its budget free, so the held one still fits as the file
 window's token count wobbles by a line."""
+
+SECRET = "secret-like file (repository.secretPatterns)"
+IGNORED = "ignored file (.gitignore, repository.ignore or the built-in ignore list)"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,6 +143,30 @@ class RepositoryContext:
         state = "ready" if index.walk_complete else "indexing"
         return {"state": state, **(dataclasses.asdict(index.stats) if details else {})}
 
+    def refusal(self, path: Path) -> str | None:
+        """Why the document at `path` gets no completion at all, or None when it may.
+
+        It passes the gate repository context passes: a secret-like file is refused in or
+        out of the workspace, an ignored one inside an indexed workspace folder. Inside a
+        folder the secret patterns match the path below it, elsewhere the whole path, and at
+        any depth (`.kube/config` too), so `.env`, `~/.ssh/id_rsa` or `keys/x.pem` opened
+        from anywhere count. The path as written and the file a link points to must both pass.
+        """
+        spec = _secret_spec(self.settings.secret_patterns)
+        index = self.index
+        verdicts = []
+        for candidate in dict.fromkeys([Path(os.path.normpath(path)), _resolved(path)]):
+            root = max(
+                (root for root in self.roots if candidate.is_relative_to(root)),
+                key=lambda root: len(root.parts),
+                default=None,
+            )
+            if _matches_anywhere(spec, candidate.relative_to(root) if root else candidate):
+                return SECRET
+            if root is not None and index is not None:
+                verdicts.append(index.workspace.is_excluded(candidate, is_dir=False))
+        return IGNORED if any(verdicts) else None
+
     def open_documents(self) -> Mapping[Path, str]:
         with self._lock:
             return dict(self._open)
@@ -220,3 +251,28 @@ class RepositoryContext:
         """Another file changed: the held selection may show stale code. Caller holds the lock."""
         if self._held is not None and self._held.path != path:
             self._held = None
+
+
+@functools.lru_cache(maxsize=4)
+def _secret_spec(patterns: tuple[str, ...]) -> GitIgnoreSpec:
+    """`patterns` made to match at any depth: an anchored one (`.kube/config`) gets `**/`."""
+    return GitIgnoreSpec.from_lines(_at_any_depth(pattern) for pattern in patterns)
+
+
+def _at_any_depth(pattern: str) -> str:
+    negated, body = (pattern[:1], pattern[1:]) if pattern.startswith("!") else ("", pattern)
+    if "/" in body.rstrip("/") and not body.startswith("**/"):
+        body = "**/" + body.lstrip("/")
+    return negated + body
+
+
+def _matches_anywhere(spec: GitIgnoreSpec, path: PurePath) -> bool:
+    """Whether a spec made by `_secret_spec` matches `path` (relative, or from its root)."""
+    return bool(spec.match_file("/".join(part for part in path.parts if part != path.anchor)))
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # ValueError: a NUL byte in the path
+        return Path(os.path.normpath(path))

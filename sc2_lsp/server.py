@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
@@ -27,13 +28,13 @@ from pygls.exceptions import (
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from sc2_lsp import __version__, documents, models
+from sc2_lsp import __version__, client_process, documents, models
 from sc2_lsp.completer import Completer, Suggestion
 from sc2_lsp.config import SECTION, Settings, load_options, resolve
 from sc2_lsp.engine import EngineError, ModelInfo
 from sc2_lsp.engine.supervisor import EngineEvent, SupervisedEngine
 from sc2_lsp.prompting import Request, Trigger
-from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol, Sc2Workspace
+from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol
 from sc2_lsp.repository import RepositoryContext
 from sc2_lsp.trace import Trace
 
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 
 class Sc2Server(LanguageServer):
+    protocol: Sc2Protocol
+
     def __init__(self, cli_layer: dict[str, Any] | None = None) -> None:
         super().__init__("sc2-lsp", __version__, protocol_cls=Sc2Protocol)
         self.cli_layer = cli_layer or {}
@@ -54,6 +57,8 @@ class Sc2Server(LanguageServer):
         self.model_error: str | None = None
         self._resolving = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.refused: dict[str, str] = {}
+        """Open documents that get no completion (secret-like or ignored), by URI: why."""
         self._loaded_with: object = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.exit_code = 0
@@ -77,6 +82,7 @@ class Sc2Server(LanguageServer):
             )
         self.completer.cache.clear()
         self.repository.configure(self.workspace_roots(), settings.repository)
+        self.check_open_documents()
         if settings.model != self._loaded_with:
             self.run_task(self.load_model())
 
@@ -120,8 +126,7 @@ class Sc2Server(LanguageServer):
             return
         if source is JsonRpcException and not isinstance(error, JsonRpcException):
             reply = JsonRpcParseError if isinstance(error, ValueError) else JsonRpcInvalidRequest
-            if isinstance(self.protocol, Sc2Protocol):
-                self.protocol.reply_unidentified(reply)
+            self.protocol.reply_unidentified(reply())
         self.window_log_message(
             types.LogMessageParams(type=types.MessageType.Warning, message=f"sc2-lsp: {error}")
         )
@@ -201,6 +206,7 @@ class Sc2Server(LanguageServer):
             "reusedTokens": stats.reused_tokens,
             "lastLatencyMs": round(stats.last_latency_ms, 1),
             "index": self.repository.status(index_details),
+            "refusedDocuments": dict(self.refused),
         }
 
     def publish_status(self) -> None:
@@ -285,6 +291,26 @@ class Sc2Server(LanguageServer):
         if token is not None:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
+    async def exit_with_client(self, pid: int) -> None:
+        """Exit as `exit` would once the client process is gone (LSP `processId`), even while
+        the pipes stay open."""
+        await client_process.gone(pid)
+        log.warning("the client process %d is gone: exiting", pid)
+        self.repository.close()
+        self.engine.close()
+        logging.shutdown()
+        # pygls' reader thread is blocked reading a pipe that whoever still holds it will
+        # neither write nor close: no orderly exit could join it.
+        os._exit(0 if self.protocol.shutdown_received else 1)
+
+    def watch_client(self, pid: int | None) -> None:
+        if pid is None:
+            return
+        if client_process.process_alive(pid):
+            self.run_task(self.exit_with_client(pid))
+        else:  # e.g. an editor in another PID namespace (a container): cannot be watched
+            log.warning("processId %d is no process here; not watching it", pid)
+
     def run_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
@@ -296,6 +322,25 @@ class Sc2Server(LanguageServer):
         """An open document; pygls keys them by the unquoted URI (`my%20file.py` → `my file.py`)."""
         document: TextDocument | None = self.workspace.text_documents.get(unquote(uri))
         return document
+
+    def refusal(self, uri: str) -> str | None:
+        """Why the document at `uri` gets no completion (`RepositoryContext.refusal`), kept in
+        `refused` for `sc2.status`."""
+        path = documents.uri_to_path(uri)
+        reason = self.repository.refusal(path) if path is not None else None
+        if reason is None:
+            self.refused.pop(uri, None)
+        else:
+            self.refused[uri] = reason
+        return reason
+
+    def check_open_documents(self) -> None:
+        """Settings, ignore files or folders changed: decide again for every open document."""
+        before = dict(self.refused)
+        for uri in list(self.workspace.text_documents):
+            self.refusal(uri)
+        if self.refused != before:
+            self.publish_status()
 
     def request_for(self, uri: str, position: types.Position, trigger: Trigger) -> Request | None:
         document = self.document(uri)
@@ -318,7 +363,7 @@ class Sc2Server(LanguageServer):
     ) -> tuple[Request, Suggestion] | None:
         completion = self.settings.completion
         request = self.request_for(uri, position, trigger)
-        if request is None or not completion.enable:
+        if request is None or self.refusal(uri) is not None or not completion.enable:
             return None
         if request.snapshot.language_id in completion.disabled_languages:
             return None
@@ -379,7 +424,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
         if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
             options = options[SECTION]
         ls.init_layer = options
-        ls.protocol.workspace.__class__ = Sc2Workspace  # LSP line ends for incremental edits
+        ls.watch_client(params.process_id)
         settings, errors = resolve(ls.cli_layer, ls.init_layer)
         ls.settings = settings
         if errors:
@@ -398,7 +443,9 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: Sc2Server, params: types.DidOpenTextDocumentParams) -> None:
         document = params.text_document
-        if (path := documents.uri_to_path(document.uri)) is not None:
+        if ls.refusal(document.uri) is not None:
+            ls.publish_status()
+        elif (path := documents.uri_to_path(document.uri)) is not None:
             text = documents.scrub_surrogates(document.text)
             ls.repository.opened(path, text, document.language_id)
 
@@ -406,7 +453,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     def did_change(ls: Sc2Server, params: types.DidChangeTextDocumentParams) -> None:
         path = documents.uri_to_path(params.text_document.uri)
         document = ls.document(params.text_document.uri)
-        if path is None or document is None:
+        if path is None or document is None or params.text_document.uri in ls.refused:
             return
         text = documents.scrub_surrogates(document.source)
         encoding = str(ls.workspace.position_encoding or "utf-16")
@@ -422,6 +469,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: Sc2Server, params: types.DidCloseTextDocumentParams) -> None:
         ls.completer.forget(params.text_document.uri)
+        ls.refused.pop(params.text_document.uri, None)
         if (path := documents.uri_to_path(params.text_document.uri)) is not None:
             ls.repository.closed(path)
 
@@ -438,12 +486,14 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
             by_kind[types.FileChangeType.Changed],
             by_kind[types.FileChangeType.Deleted],
         )
+        ls.check_open_documents()  # an ignore file may have changed
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_workspace_folders(
         ls: Sc2Server, params: types.DidChangeWorkspaceFoldersParams
     ) -> None:
         ls.repository.configure(ls.workspace_roots(), ls.settings.repository)
+        ls.check_open_documents()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -503,7 +553,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
 
     @server.feature(types.EXIT)
     def exit_(ls: Sc2Server, *args: Any) -> None:
-        ls.exit_code = 0 if ls.protocol._shutdown else 1
+        ls.exit_code = 0 if ls.protocol.shutdown_received else 1
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: Sc2Server, *args: Any) -> None:

@@ -131,7 +131,8 @@ class RepoContextSettings:
     """Never useful as context, whatever `.gitignore` says: dependency and cache folders, lock,
     minified and generated files."""
     secret_patterns: tuple[str, ...] = DEFAULT_SECRET_PATTERNS
-    """Files that may hold credentials: never read, never indexed, never shown to the model."""
+    """Files that may hold credentials: never read, never indexed, never shown to the model, and
+    never completed in (matched at any depth, also outside the workspace)."""
     max_files: int = 20_000
     """Stop indexing after this many files."""
     max_line_length: int = 1_000

@@ -6,7 +6,9 @@ gets exactly one answer. A reader thread collects responses by id and answers th
 requests (progress tokens, configuration, registrations) so the server never waits on us.
 
 `figures` collects the numbers the README quotes (messages fuzzed, faults injected, requests
-under load, RSS); they are merged into `tests/reliability/figures.json` at the end of the run.
+under load, RSS). A run merges them into `build/reliability/figures.json` (ignored); only
+`make figures` (`SC2_UPDATE_FIGURES=1`) merges them into the committed
+`tests/reliability/figures.json` the README quotes, so a test run never writes a tracked file.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from typing import Any
 
 import pytest
 
-FIGURES_FILE = Path(__file__).with_name("figures.json")
 ROOT = Path(__file__).resolve().parents[2]
+FIGURES_FILE = Path(__file__).with_name("figures.json")
+"""The committed figures the README quotes; written only by `make figures`."""
+RUN_FIGURES_FILE = ROOT / "build" / "reliability" / "figures.json"
+"""Where every run's figures go."""
 
 FAST = {
     "completion": {
@@ -393,13 +398,23 @@ def figures() -> Figures:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _FIGURES.values:
         return
+    targets = [RUN_FIGURES_FILE]
+    if os.environ.get("SC2_UPDATE_FIGURES") == "1":
+        targets.append(FIGURES_FILE)
+    for target in targets:
+        merge_figures(target, _FIGURES.values)
+
+
+def merge_figures(path: Path, values: dict[str, Any]) -> None:
+    """Replace `path`'s figures by `values`; lists of named cases grow by union."""
     try:
-        merged = json.loads(FIGURES_FILE.read_text())
+        merged = json.loads(path.read_text())
     except (OSError, ValueError):
         merged = {}
-    for key, value in _FIGURES.values.items():
+    for key, value in values.items():
         if isinstance(value, list):
             value = sorted(set(merged.get(key, [])) | set(value))
             merged[f"{key}_count"] = len(value)
         merged[key] = value
-    FIGURES_FILE.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")

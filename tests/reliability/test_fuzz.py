@@ -4,8 +4,13 @@ One long-lived server (emit-'x' model) takes sequences of valid-ish and invalid 
 didOpen / didChange (ranges anywhere, overlapping, reversed) / didClose, inline and popup
 completions at any position, commands, cancellations, configuration pushes, unknown methods,
 wrong param types and raw garbage (broken JSON, bytes that are not UTF-8, lone surrogates).
-The property: the process never dies, and every request id sent gets exactly one answer —
-a result or a JSON-RPC error (RequestCancelled counts). At the end a normal completion works.
+Derived targets (tests/reliability/fuzz_targets.py) add the server's own method, command and
+internal names, every LSP method's params with one field of a wrong JSON type, and
+notification methods sent with an id.
+The property: the process never dies, every request id sent gets exactly one answer — a
+result or a JSON-RPC error (RequestCancelled counts) — and none is an InternalError (a
+document poisoned by a wrongly typed field shows up as one). At the end a normal completion
+works.
 
 The quick run (normal set) sends ~1,200 messages; the slow run at least 10,000.
 """
@@ -24,10 +29,16 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.reliability.conftest import FAST, Figures, LspProcess, encode, frame
+from tests.reliability.fuzz_targets import (
+    notification_with_id,
+    own_method_message,
+    wrong_type_message,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 MESSAGES_PER_EXAMPLE = 40
+INTERNAL_ERROR = -32603
 
 # -- strategies ---------------------------------------------------------------------------------
 
@@ -113,9 +124,20 @@ def messages(draw: st.DrawFn, uris: list[str]) -> tuple[str, Any]:
                 "badparams",
                 "garbage",
                 "notify-bad",
+                "own",
+                "own",
+                "wrong-type",
+                "wrong-type",
+                "notify-with-id",
             ]
         )
     )
+    if kind == "own":
+        return kind, draw(own_method_message(uris, json_values))
+    if kind == "wrong-type":
+        return kind, draw(wrong_type_message(uris))
+    if kind == "notify-with-id":
+        return kind, draw(notification_with_id(uris))
     if kind == "open":
         document = {
             "uri": uri,
@@ -212,10 +234,20 @@ class Tally:
     requests: int = 0
     cancels: int = 0
     garbage: int = 0
+    derived: dict[str, int] = field(default_factory=dict)
     errors: dict[int, int] = field(default_factory=dict)
     results: int = 0
     seconds: float = 0.0
     sent_ids: set[Any] = field(default_factory=set)
+
+
+NOTIFICATION_KINDS = {
+    "open": "textDocument/didOpen",
+    "change": "textDocument/didChange",
+    "close": "textDocument/didClose",
+    "config": "workspace/didChangeConfiguration",
+}
+DERIVED_KINDS = ("own", "wrong-type", "notify-with-id")
 
 
 def send_all(server: LspProcess, batch: list[tuple[str, Any]], tally: Tally) -> list[Any]:
@@ -223,49 +255,59 @@ def send_all(server: LspProcess, batch: list[tuple[str, Any]], tally: Tally) -> 
     ids: list[Any] = []
     for kind, payload in batch:
         tally.messages += 1
-        if kind == "garbage":
-            tally.garbage += 1
-            server.send_raw(frame(payload))
-            continue
-        method = {
-            "open": "textDocument/didOpen",
-            "change": "textDocument/didChange",
-            "close": "textDocument/didClose",
-            "config": "workspace/didChangeConfiguration",
-        }.get(kind)
-        if method is not None:
-            server.notify(method, payload)
-            continue
-        if kind == "notify-bad":
-            server.notify(*payload)
-            continue
-        if kind == "cancel":
-            tally.cancels += 1
-            target = ids[-1 - payload] if payload < len(ids) else f"unknown-{payload}"
-            server.notify("$/cancelRequest", {"id": target})
-            continue
-        msg_id: Any = server.next_id()
-        if msg_id % 3 == 0:
-            msg_id = f"s-{msg_id}"  # string ids too
-        if kind in ("inline", "completion"):
-            method = (
-                "textDocument/inlineCompletion" if kind == "inline" else "textDocument/completion"
-            )
-            server.request(method, payload, msg_id)
-        elif kind == "command":
-            server.request("workspace/executeCommand", payload, msg_id)
-        elif kind == "unknown":
-            server.request(
-                payload,
-                {"textDocument": {"uri": "file:///x"}, "position": {"line": 0, "character": 0}},
-                msg_id,
-            )
-        elif kind == "badparams":
-            server.request(payload[0], payload[1], msg_id)
-        tally.requests += 1
-        tally.sent_ids.add(msg_id)
-        ids.append(msg_id)
+        msg_id = send_one(server, kind, payload, ids, tally)
+        if msg_id is not None:
+            tally.requests += 1
+            tally.sent_ids.add(msg_id)
+            ids.append(msg_id)
     return ids
+
+
+def send_one(server: LspProcess, kind: str, payload: Any, ids: list[Any], tally: Tally) -> Any:
+    """Send one generated message; returns its id when it carries one."""
+    if kind == "garbage":
+        tally.garbage += 1
+        server.send_raw(frame(payload))
+        return None
+    if kind in NOTIFICATION_KINDS:
+        server.notify(NOTIFICATION_KINDS[kind], payload)
+        return None
+    if kind == "notify-bad":
+        server.notify(*payload)
+        return None
+    if kind == "cancel":
+        tally.cancels += 1
+        target = ids[-1 - payload] if payload < len(ids) else f"unknown-{payload}"
+        server.notify("$/cancelRequest", {"id": target})
+        return None
+    if kind in DERIVED_KINDS:
+        tally.derived[kind] = tally.derived.get(kind, 0) + 1
+        method, params, with_id = payload
+        if not with_id:
+            server.notify(method, params)
+            return None
+    else:
+        method, params = request_of(kind, payload)
+    msg_id: Any = server.next_id()
+    if msg_id % 3 == 0:
+        msg_id = f"s-{msg_id}"  # string ids too
+    server.request(method, params, msg_id)
+    return msg_id
+
+
+def request_of(kind: str, payload: Any) -> tuple[str, Any]:
+    if kind == "inline":
+        return "textDocument/inlineCompletion", payload
+    if kind == "completion":
+        return "textDocument/completion", payload
+    if kind == "command":
+        return "workspace/executeCommand", payload
+    if kind == "unknown":
+        position = {"line": 0, "character": 0}
+        return payload, {"textDocument": {"uri": "file:///x"}, "position": position}
+    assert kind == "badparams", kind
+    method, params = payload
+    return method, params
 
 
 def collect(server: LspProcess, ids: list[Any], tally: Tally) -> None:
@@ -277,6 +319,7 @@ def collect(server: LspProcess, ids: list[Any], tally: Tally) -> None:
         if "error" in answer:
             code = answer["error"]["code"]
             assert isinstance(code, int) and isinstance(answer["error"]["message"], str)
+            assert code != INTERNAL_ERROR, (answer, server.tail())
             tally.errors[code] = tally.errors.get(code, 0) + 1
         else:
             tally.results += 1
@@ -356,6 +399,9 @@ def run_and_check(
             "errors_by_code": {str(code): count for code, count in sorted(tally.errors.items())},
             "cancel_notifications": tally.cancels,
             "garbage_frames": tally.garbage,
+            "own_name_messages": tally.derived.get("own", 0),
+            "wrong_type_messages": tally.derived.get("wrong-type", 0),
+            "notifications_with_ids": tally.derived.get("notify-with-id", 0),
             "seconds": round(tally.seconds, 1),
             "messages_per_second": round(rate, 1),
         },

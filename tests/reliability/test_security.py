@@ -113,6 +113,63 @@ def test_prompts_never_include_outside_ignored_or_secret_files(
     figures.record("confinement_e2e", {"prompts_checked": 3, "index": index})
 
 
+def test_no_completion_inside_secret_like_or_ignored_files(
+    lsp_factory: Callable[..., LspProcess],
+    emit_model_factory: Callable[[str], Path],
+    tmp_path: Path,
+    figures: Figures,
+) -> None:
+    """The document being edited passes the gate repository context passes: a secret-like file
+    (in the workspace or opened from outside it) or an ignored one gets no completion at all,
+    its text reaches no prompt, and `sc2.status` says why."""
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    (ws / "config").mkdir(parents=True)
+    (ws / "build").mkdir()
+    outside.mkdir()
+    (ws / ".gitignore").write_text("ignored.py\nbuild/\n")
+    (outside / ".env").write_text("")
+    (ws / "link.py").symlink_to(outside / ".env")
+    server = lsp_factory(model=emit_model_factory("x"))
+    server.initialize(ws, FAST)
+    server.wait_model()
+    refused = {
+        ws / ".env": "secret-like",
+        ws / "config" / "secrets.pem": "secret-like",
+        ws / "link.py": "secret-like",  # a link into a secret-like file outside
+        outside / ".env": "secret-like",
+        outside / "id_rsa": "secret-like",
+        outside / "deploy" / "server.pem": "secret-like",
+        ws / "ignored.py": "ignored",
+        ws / "build" / "generated.py": "ignored",
+    }
+    text = f"TOKEN = '{SECRET}'\nvalue = "
+    for path in refused:
+        uri = server.open(path.as_uri(), text)
+        assert server.inline(uri, 1, 8) == [], path
+    for path in (ws / "ok.py", outside / "notes.py"):  # neither secret-like nor ignored
+        assert server.inline(server.open(path.as_uri(), text), 1, 8) == ["xxxxxx"], path
+    prompt = server.last_prompt()
+    assert prompt is not None and prompt.count(SECRET) == 1  # outside/notes.py's own text only
+    reasons = server.status()["refusedDocuments"]
+    assert {uri: reason.split(" ")[0] for uri, reason in reasons.items()} == {
+        path.as_uri(): kind for path, kind in refused.items()
+    }
+    # The gate follows the settings: a file the user now ignores is refused, then allowed again.
+    ok = (ws / "ok.py").as_uri()
+    server.notify(
+        "workspace/didChangeConfiguration",
+        {"settings": {"sc2": {**FAST, "repository": {"ignore": ["ok.py"]}}}},
+    )
+    assert server.inline(ok, 1, 8) == []
+    assert server.status()["refusedDocuments"][ok].startswith("ignored")
+    server.notify("workspace/didChangeConfiguration", {"settings": {"sc2": FAST}})
+    assert server.inline(ok, 1, 8) == ["xxxxxx"]
+    server.notify("textDocument/didClose", {"textDocument": {"uri": (ws / ".env").as_uri()}})
+    assert (ws / ".env").as_uri() not in server.status()["refusedDocuments"]
+    assert server.shutdown() == 0
+    figures.record("current_document_gate", {"refused": len(refused), "allowed": 2})
+
+
 SITECUSTOMIZE = """
 import os, socket
 
@@ -219,7 +276,12 @@ def test_a_full_session_makes_no_network_connection(
     blocked = log.read_text()
     assert "connect AF_INET" in blocked or "getaddrinfo" in blocked, blocked
     figures.record(
-        "offline_session", {"network_attempts": len(events) - 1, "pull_attempt_caught": True}
+        "offline_session",
+        {
+            "network_attempts": sum(event != "loaded" for event in events),
+            "processes_watched": events.count("loaded"),
+            "pull_attempt_caught": True,
+        },
     )
 
 

@@ -352,6 +352,32 @@ local function plugin_engine_tests(dir)
   end, 1000)
   H.eq('statusline ready', 'sc2: ready', sc2.statusline())
   H.eq('User Sc2Status fired per notification', 3, events)
+  local here_uri = vim.uri_from_bufnr(0)
+  fake.notify_client('sc2/status', {
+    version = '9.9',
+    model = { state = 'ready', path = '/m.gguf' },
+    refusedDocuments = { [here_uri] = 'secret-like file (repository.secretPatterns)' },
+  })
+  H.await(function()
+    return sc2.statusline() == 'sc2: off here'
+  end, 1000)
+  H.eq('statusline in a refused file', 'sc2: off here', sc2.statusline())
+  local status = require('sc2_lsp.status')
+  local lines = status.format(status.by_client[require('sc2_lsp.server').client(0).id])
+  local why = 'no completion in %s: secret-like file (repository.secretPatterns)'
+  H.check(
+    'status lines say why a file gets no completion',
+    vim.tbl_contains(lines, why:format(vim.uri_to_fname(here_uri))),
+    vim.inspect(lines)
+  )
+  fake.notify_client(
+    'sc2/status',
+    { version = '9.9', model = { state = 'ready', path = '/m.gguf' }, refusedDocuments = {} }
+  )
+  H.await(function()
+    return sc2.statusline() == 'sc2: ready'
+  end, 1000)
+  H.eq('statusline once the file is allowed again', 'sc2: ready', sc2.statusline())
   H.type('<Esc>', function()
     return H.mode() == 'n'
   end)

@@ -19,9 +19,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const sc2 = client;
 
   const refreshEnabled = (): void => {
-    const languageId = vscode.window.activeTextEditor?.document.languageId;
+    const document = vscode.window.activeTextEditor?.document;
+    const languageId = document?.languageId;
     const disabled = !completionsEnabled(settings) ? 'all' : !completionsEnabled(settings, languageId) ? 'language' : undefined;
-    store.update({ disabled, languageId });
+    store.update({ disabled, languageId, documentUri: document?.uri.toString() });
   };
   context.subscriptions.push(
     log,

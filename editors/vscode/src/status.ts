@@ -22,6 +22,8 @@ export interface ServerStatus {
   prefetchHits?: number;
   lastLatencyMs?: number;
   index?: { state?: string; files?: number } | null;
+  /** Open documents that get no completion (secret-like or ignored files): URI → why. */
+  refusedDocuments?: Record<string, string>;
 }
 
 export type Connection = 'starting' | 'running' | 'stopped' | 'failed';
@@ -33,6 +35,8 @@ export interface StatusState {
   /** Completions are off everywhere, or for the active editor's language. */
   disabled?: 'all' | 'language' | undefined;
   languageId?: string | undefined;
+  /** The active editor's document URI, as the client sends it to the server. */
+  documentUri?: string | undefined;
   /** The message of a running `$/progress`, e.g. "loading model". */
   progress?: string | undefined;
   server?: ServerStatus | undefined;
@@ -92,6 +96,10 @@ export function render(state: StatusState): StatusView {
   if (state.disabled !== undefined) {
     const what = state.disabled === 'language' ? `disabled for ${state.languageId ?? 'this language'}` : 'disabled';
     return view('$(circle-slash) SC2', what, undefined, details, 'normal');
+  }
+  const refused = state.documentUri === undefined ? undefined : state.server?.refusedDocuments?.[state.documentUri];
+  if (refused !== undefined) {
+    return view('$(lock) SC2', 'off for this file', refused, details, 'normal');
   }
   if (state.pending > 0 || state.server?.generating === true) {
     return view('$(sync~spin) SC2', 'generating', undefined, details, 'normal');

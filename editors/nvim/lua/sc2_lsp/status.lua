@@ -38,7 +38,9 @@ function M.statusline()
   end
   local status = M.by_client[client.id]
   local model = status and status.model or {}
-  if model.state == 'ready' then
+  if M.refusal(status, 0) then
+    return 'sc2: off here'
+  elseif model.state == 'ready' then
     if status.generating then
       return 'sc2: …'
     end
@@ -49,6 +51,18 @@ function M.statusline()
     return 'sc2: loading'
   end
   return 'sc2: starting'
+end
+
+--- Why the server gives a buffer no completion (a secret-like or ignored file), if it does.
+---@param status table? the sc2/status payload
+---@param bufnr integer
+---@return string?
+function M.refusal(status, bufnr)
+  local refused = status and status.refusedDocuments
+  if type(refused) ~= 'table' then
+    return nil
+  end
+  return refused[vim.uri_from_bufnr(bufnr)]
 end
 
 local function yesno(value)
@@ -84,6 +98,11 @@ function M.format(status, engine)
       yesno(status.generating)
     )
   )
+  if type(status.refusedDocuments) == 'table' then
+    for uri, reason in pairs(status.refusedDocuments) do
+      table.insert(lines, ('no completion in %s: %s'):format(vim.uri_to_fname(uri), reason))
+    end
+  end
   if engine then
     table.insert(lines, ('Neovim %s, ghost text: %s'):format(tostring(vim.version()), engine))
   end

@@ -68,6 +68,17 @@ test('disabled, globally or for the language', () => {
   assert.equal(render({ ...ready, disabled: 'language', languageId: 'python' }).label, 'SC2: disabled for python');
 });
 
+test('a secret-like or ignored file: off for this file, with the server\'s reason', () => {
+  const uri = 'file:///w/.env';
+  const server = { ...ready.server, refusedDocuments: { [uri]: 'secret-like file (repository.secretPatterns)' } };
+  const view = render({ ...ready, server, documentUri: uri });
+  assert.equal(view.text, '$(lock) SC2');
+  assert.equal(view.label, 'SC2: off for this file (secret-like file (repository.secretPatterns))');
+  assert.match(view.tooltip, /secret\\-like file/);
+  assert.equal(render({ ...ready, server, documentUri: 'file:///w/app.py' }).text, '$(sparkle) SC2 142 ms');
+  assert.equal(render({ ...ready, server, documentUri: uri, disabled: 'all' }).label, 'SC2: disabled');
+});
+
 test('a cache hit shows as <1 ms; no latency before the first request', () => {
   assert.equal(render({ ...ready, server: { ...ready.server, lastLatencyMs: 0 } }).text, '$(sparkle) SC2 <1 ms');
   assert.equal(render({ ...ready, server: { ...ready.server, requests: 0, lastLatencyMs: 0 } }).text, '$(sparkle) SC2');
