@@ -429,7 +429,7 @@ class Completer:
             speculative=speculative,
             prompt=list(prepared.prompt.tokens),
             max_tokens=prepared.params.max_tokens,
-            kv_after=len(self.engine.cached_tokens()),
+            kv_after=generation.n_cached,
             stop_reason=generation.stop_reason,
             n_prompt=generation.n_prompt,
             n_reused=generation.n_reused,

@@ -14,6 +14,7 @@ incremental edits the LSP way, through `documents.py` (which alone converts posi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Generator
 from typing import Any, ClassVar
 
@@ -29,6 +30,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument, Workspace
 
 from sc2_lsp import documents
+from sc2_lsp.trace import NO_TRACE, Trace
 from sc2_lsp.wire_types import field_types, mismatch
 
 log = logging.getLogger(__name__)
@@ -90,14 +92,30 @@ class Sc2Protocol(LanguageServerProtocol):
         """Keep every parsed object as it is: `handle_message` structures the message itself."""
         return data
 
+    work_trace: Trace = NO_TRACE
+    """Where requests arriving and answers leaving are recorded (`SC2_TRACE`), if anywhere.
+    (Not `trace`: that is pygls' `$/setTrace` level.)"""
+
     def handle_message(self, message: Any) -> None:
         try:
             structured = self._checked(message)
         except Refusal as refusal:
             self._refuse(refusal)
             return
-        if structured is not None:
-            super().handle_message(structured)
+        if structured is None:
+            return
+        if self.work_trace.enabled and "id" in message and "method" in message:
+            self.work_trace(
+                "rpc_in", id=message["id"], method=message["method"], at=time.monotonic()
+            )
+        super().handle_message(structured)
+
+    def _send_response(
+        self, msg_id: Any, result: Any | None = None, error: Any | None = None
+    ) -> None:
+        super()._send_response(msg_id, result=result, error=error)
+        if self.work_trace.enabled:
+            self.work_trace("rpc_out", id=msg_id, at=time.monotonic())
 
     def _checked(self, data: Any) -> Any:
         """The message structured for pygls; None for a response already dealt with."""

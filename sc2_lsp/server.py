@@ -50,7 +50,7 @@ class Sc2Server(LanguageServer):
         self.init_layer: object = None
         self.client_layer: object = None
         self.settings = Settings()
-        self.trace = Trace.from_env()
+        self.trace = self.protocol.work_trace = Trace.from_env()
         self.engine = SupervisedEngine(on_event=self._engine_event, trace=self.trace)
         self.repository = RepositoryContext()
         self.completer = Completer(self.engine, self.repository.provide, self.trace)

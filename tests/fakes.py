@@ -192,6 +192,7 @@ class ScriptedEngine:
             return result
         finally:
             self._running = None
+            result.n_cached = len(self._cached)
             job.result = result
 
 

@@ -124,6 +124,8 @@ class Generation:
     generate_seconds: float = 0.0
     started_at: float = 0.0
     """When the engine began the job (`time.monotonic()`, in whichever process ran it)."""
+    n_cached: int = 0
+    """Tokens of prompt + generated text whose KV the engine held when the job ended."""
 
     @property
     def n_evaluated(self) -> int:

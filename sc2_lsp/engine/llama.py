@@ -356,6 +356,7 @@ class LlamaModel:
         room = self.info.n_ctx - len(prompt)
         if room <= 1:
             result.stop_reason = "context_full"
+            result.n_cached = self.llama.n_tokens
             return result
         result.n_reused = self._reuse_cache(prompt, params.reuse_chunk_min)
         self._abort = cancel
@@ -401,6 +402,7 @@ class LlamaModel:
         finally:
             self._abort = CancelToken()
         result.text += decoder.decode(b"", final=True)
+        result.n_cached = self.llama.n_tokens
         finished = time.monotonic()
         result.prompt_seconds = (first_token_at or finished) - started
         result.generate_seconds = finished - (first_token_at or finished)

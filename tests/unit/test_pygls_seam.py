@@ -55,6 +55,10 @@ EXPECTATIONS: list[tuple[str, Callable[[], bool]]] = [
         ),
     ),
     (
+        "JsonRPCProtocol._send_response(msg_id, result, error) sends every response",
+        lambda: parameters(JsonRPCProtocol._send_response) == ["self", "msg_id", "result", "error"],
+    ),
+    (
         "JsonRPCProtocol._send_handler_result answers requests (bound with functools.partial)",
         lambda: "partial(self._send_handler_result" in source_of(JsonRPCProtocol._handle_request),
     ),

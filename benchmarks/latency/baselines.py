@@ -1,0 +1,323 @@
+"""The in-process baselines (the ideal floor and naive) and llama-server replaying the same prompts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import statistics
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.latency.layout import (
+    ANSWER_TIMEOUT_S,
+    LLAMA_SERVER,
+    N_BATCH,
+    N_CTX,
+    ROOT,
+    WORK,
+    log,
+)
+from benchmarks.latency.records import yielded
+from sc2_lsp.engine import common_prefix
+
+# -- in-process baselines: ideal floor and naive ----------------------------------------------
+
+
+@dataclass
+class EngineRun:
+    total_ms: float
+    prompt_ms: float
+    evaluated: int
+    tokens: list[int]
+
+
+def run_generation(llm: Any, prompt: Sequence[int], n_yield: int, fresh: bool) -> EngineRun:
+    """Same llama-cpp-python call the server makes, stopped after the same number of tokens."""
+    if fresh:
+        llm.reset()
+    cached = list(llm._input_ids[: llm.n_tokens])
+    reused = common_prefix(cached, prompt)
+    if reused == len(prompt):
+        reused -= 1  # llama-cpp-python replays one token to refresh the logits
+    started = time.perf_counter()
+    first: float | None = None
+    tokens: list[int] = []
+    for token in llm.generate(
+        list(prompt), top_k=40, top_p=0.95, min_p=0.0, temp=0.0, repeat_penalty=1.0
+    ):
+        if first is None:
+            first = time.perf_counter()
+        tokens.append(int(token))
+        if len(tokens) >= max(1, n_yield):
+            break
+    finished = time.perf_counter()
+    return EngineRun(
+        total_ms=(finished - started) * 1000,
+        prompt_ms=((first or finished) - started) * 1000,
+        evaluated=len(prompt) - max(0, reused),
+        tokens=tokens,
+    )
+
+
+def engine_baselines(
+    model: Path,
+    threads: int,
+    sequence: Sequence[dict[str, Any]],
+    naive_samples: int,
+) -> dict[str, Any]:
+    """Ideal floor for every prompt in `sequence` (in order), then naive on a sample."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(
+        model_path=str(model),
+        n_ctx=N_CTX,
+        n_batch=N_BATCH,
+        n_threads=threads,
+        n_gpu_layers=0,
+        verbose=False,
+        seed=0,
+    )
+    floor: list[dict[str, Any]] = []
+    mismatched = 0
+    for index, generation in enumerate(sequence):
+        run = run_generation(llm, generation["prompt"], yielded(generation), fresh=False)
+        expected = generation["tokens"][: len(run.tokens)]
+        if run.tokens[: len(expected)] != expected:
+            mismatched += 1
+        floor.append(
+            {
+                "total_ms": round(run.total_ms, 2),
+                "prompt_ms": round(run.prompt_ms, 2),
+                "gen_ms": round(run.total_ms - run.prompt_ms, 2),
+                "evaluated": run.evaluated,
+                "generated": len(run.tokens),
+            }
+        )
+        log(
+            f"floor {index + 1}/{len(sequence)}: {run.evaluated} new tokens, "
+            f"{len(run.tokens)} generated, {run.total_ms:.0f} ms"
+        )
+    # Naive: skip the cold first prompt (it already is a fresh evaluation) and spread the rest.
+    candidates = list(range(1, len(sequence))) or [0]
+    step = max(1, len(candidates) // max(1, naive_samples))
+    picked = candidates[::step][:naive_samples]
+    naive: dict[int, dict[str, Any]] = {}
+    for index in picked:
+        generation = sequence[index]
+        run = run_generation(llm, generation["prompt"], yielded(generation), fresh=True)
+        naive[index] = {
+            "total_ms": round(run.total_ms, 2),
+            "prompt_ms": round(run.prompt_ms, 2),
+            "evaluated": run.evaluated,
+        }
+        log(f"naive sample {index}: {run.evaluated} tokens, {run.total_ms:.0f} ms")
+    llm.close()
+    per_token = [naive[i]["prompt_ms"] / max(1, naive[i]["evaluated"]) for i in naive]
+    if sequence:
+        per_token.append(floor[0]["prompt_ms"] / max(1, floor[0]["evaluated"]))
+    ms_per_token = statistics.median(per_token) if per_token else float("nan")
+    naive_rows = []
+    for index, generation in enumerate(sequence):
+        estimate = len(generation["prompt"]) * ms_per_token + floor[index]["gen_ms"]
+        measured = naive.get(index, {}).get("total_ms")
+        if index == 0:
+            measured = floor[0]["total_ms"]
+        naive_rows.append(
+            {
+                "total_ms": round(measured if measured is not None else estimate, 2),
+                "measured": measured is not None,
+                "estimate_ms": round(estimate, 2),
+                "evaluated": len(generation["prompt"]),
+            }
+        )
+    return {
+        "floor": floor,
+        "naive": naive_rows,
+        "naive_measured": sorted(naive),
+        "naive_ms_per_prompt_token": round(ms_per_token, 3),
+        "floor_token_mismatches": mismatched,
+    }
+
+
+# -- llama-server baseline -------------------------------------------------------------------------
+
+
+def split_prompt(
+    tokens: Sequence[int], text_of: Callable[[int], str], detok: Callable[[Sequence[int]], str]
+) -> dict[str, Any]:
+    """Our prompt's pieces as /infill fields: context files, prefix (with the path), suffix."""
+    names = {"<repo_name>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>"}
+    pieces: list[tuple[str, list[int]]] = [("", [])]
+    for token in tokens:
+        text = text_of(token)
+        if text in names:
+            pieces.append((text, []))
+        else:
+            pieces[-1][1].append(token)
+    extra: list[dict[str, str]] = []
+    prefix = suffix = ""
+    for marker, body in pieces:
+        text = detok(body)
+        if marker == "<file_sep>" and text:
+            filename, _, content = text.partition("\n")
+            extra.append({"filename": filename, "text": content})
+        elif marker == "<fim_prefix>":
+            prefix = text
+        elif marker == "<fim_suffix>":
+            suffix = text
+    return {"input_extra": extra, "input_prefix": prefix, "input_suffix": suffix}
+
+
+def llama_server_baseline(
+    binary: Path, model: Path, threads: int, sequence: Sequence[dict[str, Any]], port: int
+) -> dict[str, Any]:
+    from sc2_lsp.engine.llama import Tokenizer
+
+    tokenizer = Tokenizer.load(model)
+
+    def detok(body: Sequence[int]) -> str:
+        return b"".join(tokenizer.piece(t) for t in body).decode("utf-8", "replace")
+
+    command = [
+        str(binary),
+        "-m", str(model),
+        "-c", str(N_CTX),
+        "-t", str(threads),
+        "-tb", str(threads),
+        "-ngl", "0",
+        "-np", "1",
+        "--cache-reuse", "256",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+    log_path = WORK / "llama-server.log"
+    with log_path.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+    rows: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            with (
+                contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r,
+            ):
+                if r.status == 200:
+                    break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"llama-server did not start; see {log_path}")
+            time.sleep(0.5)
+        for index, generation in enumerate(sequence):
+            body = split_prompt(generation["prompt"], tokenizer.token_text, detok)
+            body |= {
+                "n_predict": max(1, yielded(generation)),
+                "cache_prompt": True,
+                "temperature": 0.0,
+                "top_k": 1,
+                "stream": False,
+            }
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/infill",
+                data=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:
+                answer = json.loads(response.read())
+            elapsed = (time.perf_counter() - started) * 1000
+            timings = answer.get("timings", {})
+            rows.append(
+                {
+                    "total_ms": round(elapsed, 2),
+                    "prompt_n": timings.get("prompt_n"),
+                    "prompt_ms": timings.get("prompt_ms"),
+                    "predicted_n": timings.get("predicted_n"),
+                    "cached": answer.get("tokens_cached"),
+                    "prompt_tokens": answer.get("tokens_evaluated"),
+                }
+            )
+            log(
+                f"llama-server {index + 1}/{len(sequence)}: {timings.get('prompt_n')} evaluated, "
+                f"{elapsed:.0f} ms"
+            )
+    finally:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+        if process.poll() is None:
+            process.kill()
+    return {"binary": str(binary.relative_to(ROOT)), "command": command[1:], "rows": rows}
+
+
+def build_llama_server(sdist: Path, jobs: int = 2) -> int:
+    """Build `llama-server` from a llama-cpp-python sdist (tarball or unpacked folder).
+
+    The sdist leaves out llama.cpp's web UI, which the server's CMake target links; a stub
+    with no assets stands in for it (the benchmark only uses the HTTP API).
+    """
+    import tarfile
+
+    source = WORK / "llama.cpp"
+    if not source.exists():
+        if sdist.is_file():
+            unpacked = WORK / "sdist"
+            with tarfile.open(sdist) as archive:
+                archive.extractall(unpacked, filter="data")
+            sdist = next(unpacked.glob("llama_cpp_python-*"))
+        shutil.copytree(sdist / "vendor" / "llama.cpp", source)
+    ui = source / "tools" / "ui"
+    if not (ui / "CMakeLists.txt").exists():
+        ui.mkdir(parents=True, exist_ok=True)
+        (ui / "ui.h").write_text(UI_STUB_HEADER)
+        (ui / "ui.cpp").write_text(UI_STUB_SOURCE)
+        (ui / "CMakeLists.txt").write_text(
+            "add_library(llama-ui STATIC ui.cpp)\n"
+            "target_include_directories(llama-ui PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})\n"
+            "add_custom_target(llama-ui-assets)\n"
+        )
+    build = LLAMA_SERVER.parents[1]
+    configure = [
+        "cmake", "-S", str(source), "-B", str(build), "-G", "Ninja",
+        "-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_BUILD_TESTS=OFF",
+        "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF",
+        "-DBUILD_SHARED_LIBS=OFF",
+    ]  # fmt: skip
+    subprocess.run(configure, check=True)
+    started = time.monotonic()
+    compile_ = ["cmake", "--build", str(build), "--target", "llama-server", f"-j{jobs}"]
+    subprocess.run(compile_, check=True)
+    log(f"built {LLAMA_SERVER} in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+UI_STUB_HEADER = """// Stub for the web UI the pip sdist leaves out: no assets.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+struct llama_ui_asset {
+    std::string name;
+    std::string type;
+    std::string etag;
+    const unsigned char * data;
+    size_t size;
+};
+const std::vector<llama_ui_asset> & llama_ui_get_assets();
+const llama_ui_asset * llama_ui_find_asset(const std::string & name);
+bool llama_ui_use_gzip();
+"""
+
+UI_STUB_SOURCE = """#include "ui.h"
+const std::vector<llama_ui_asset> & llama_ui_get_assets() {
+    static std::vector<llama_ui_asset> none;
+    return none;
+}
+const llama_ui_asset * llama_ui_find_asset(const std::string &) { return nullptr; }
+bool llama_ui_use_gzip() { return false; }
+"""
