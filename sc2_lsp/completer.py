@@ -70,6 +70,16 @@ def adaptive_debounce(
 Found = tuple[str, Prepared, Generation]
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Where a document's prompt window starts, the text found there, and how many tokens of
+    the cursor's block its FIM suffix holds: all kept while the user types in that window."""
+
+    start: int
+    anchor: str
+    near: int
+
+
 def cursor_key(request: Request, inserted: str = "") -> tuple[str, str, str]:
     """The cache key of the request's cursor, after `inserted` is typed there (if any).
 
@@ -120,8 +130,8 @@ class Completer:
     """Measured time of a finished generation, prompt included (ms, moving average)."""
     _typing: dict[str, tuple[float, float]] = field(default_factory=dict)
     _speculation: Speculation | None = None
-    _windows: dict[str, tuple[int, str]] = field(default_factory=dict)
-    """Per document, where the last prompt's file window started and the text found there."""
+    _windows: dict[str, Window] = field(default_factory=dict)
+    """Per document, the file window the last prompt used, kept while typing."""
     _answered: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Per document, the text before the cursor of the last answer and the suggestion given."""
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
@@ -148,18 +158,27 @@ class Completer:
         if (
             window is not None
             and request.keep_start is None
-            and text.startswith(window[1], window[0])
+            and text.startswith(window.anchor, window.start)
         ):
-            request = replace(request, keep_start=window[0])
+            request = replace(request, keep_start=window.start, near_suffix_tokens=window.near)
+        elif request.keep_start is None:
+            request = replace(request, near_suffix_tokens=self._near_suffix_tokens(settings))
         prepared, shrunk = self._prepare_within_budget(request, settings)
         if prepared is not None and not request.speculative and not shrunk:
             start = prepared.window[0]
-            self._windows[uri] = (start, text[start : start + WINDOW_ANCHOR_CHARS])
+            anchor = text[start : start + WINDOW_ANCHOR_CHARS]
+            self._windows[uri] = Window(start, anchor, request.near_suffix_tokens)
         if self.trace.enabled:
             self.trace(
                 "prepare", start=started, end=time.monotonic(), speculative=request.speculative
             )
         return prepared
+
+    def _near_suffix_tokens(self, settings: Settings) -> int:
+        """How much of the cursor's block the FIM suffix can hold within `nearSuffixMs`."""
+        if self.prompt_speed is None:
+            return 0
+        return int(self.prompt_speed * settings.prompt.near_suffix_ms / 1000)
 
     def _prepare_within_budget(
         self, request: Request, settings: Settings

@@ -109,6 +109,15 @@ class PromptSettings:
     """`psm` (trained) or `spm` (experimental: typing then only appends to the prompt)."""
     reuse_chunks: bool = True
     """Keep the KV cache of unchanged chunks after a deletion or a dropped snippet, shifted."""
+    suffix_layout: Literal["split", "inline"] = "split"
+    """`split`: in PSM, the FIM suffix holds only the rest of the cursor's line (and of its
+    block, as far as `nearSuffixMs` allows) and the rest of the suffix is shown before the file
+    as a snippet of it, so a keystroke re-evaluates a few tokens instead of the whole suffix;
+    `inline`: the whole suffix after `<fim_suffix>`."""
+    near_suffix_ms: int = field(default=100, metadata=_range(0, 10000))
+    """With `split`: following lines of the cursor's block join the FIM suffix while the
+    measured prompt speed evaluates them in this time; 0 = the rest of the cursor's line only.
+    Decided when the file window is placed, and kept while it is."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,15 @@ from sc2_lsp.config import Settings
 from sc2_lsp.documents import Cursor, Snapshot
 from sc2_lsp.engine import GenerationParams, Tokenizer, common_prefix
 from sc2_lsp.languages import language_for
-from sc2_lsp.prompt import ContextFile, FimInput, Prompt, Tokenize, build, fim_window
+from sc2_lsp.prompt import (
+    ContextFile,
+    FimInput,
+    Prompt,
+    Tokenize,
+    build,
+    fim_window,
+    near_suffix_end,
+)
 from sc2_lsp.prompt.templates import BoundTemplate
 
 Trigger = Literal["automatic", "invoked"]
@@ -49,6 +57,9 @@ class Request:
     """A state the user may reach (prefetch): it must not move what real requests keep."""
     keep_start: int | None = None
     """Where the previous prompt's file window started, to keep it there while it fits."""
+    near_suffix_tokens: int = 0
+    """Beyond the rest of the cursor's line, how many tokens of its block the FIM suffix may
+    hold (`prompt.suffixLayout: "split"`); the rest of the suffix goes before the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,16 +196,20 @@ def prepare(
     path = (
         relative_path(request.snapshot.path, request.root) if settings.prompt.include_path else None
     )
+    near_end = end
+    if _splits_suffix(settings, template):
+        near_end = near_suffix_end(text, offset, end, request.near_suffix_tokens, count)
     fim = FimInput(
         prefix=text[start:offset],
-        suffix=text[offset:end],
+        suffix=text[offset:near_end],
         path=path,
         repo_name=request.root.name if request.root and settings.prompt.repo_name else None,
         order=settings.prompt.fim_order,
+        far_suffix=text[near_end:end],
     )
     context: tuple[ContextFile, ...] = ()
     if context_provider is not None and template.file_sep is not None:
-        used = count(fim.prefix) + count(fim.suffix)
+        used = count(fim.prefix) + count(fim.suffix) + count(fim.far_suffix)
         context = tuple(context_provider(request, (start, end), budget - used, count))
     prompt, context, start = _fit(
         replace(fim, context=context),
@@ -216,6 +231,16 @@ def prepare(
     post = post_context(text, offset, cursor_syntax, completion.max_lines)
     window = (view_start + start, view_start + end)
     return Prepared(prompt=prompt, post=post, params=params, window=window, context=context)
+
+
+def _splits_suffix(settings: Settings, template: BoundTemplate) -> bool:
+    """The near/far suffix layout applies to PSM prompts of templates with a file separator."""
+    return (
+        settings.prompt.suffix_layout == "split"
+        and settings.prompt.fim_order == "psm"
+        and template.template.has_fim
+        and template.file_sep is not None
+    )
 
 
 def new_tokens(cached: Sequence[int], prompt: Sequence[int]) -> int:

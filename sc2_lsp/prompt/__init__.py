@@ -5,6 +5,12 @@ ids, text is tokenized without special-token parsing (so code that contains `<fi
 cannot inject a sentinel). Parts are ordered from the most stable to the most volatile —
 repository context, then the current file's prefix, then the suffix — so llama.cpp can reuse
 the KV cache of everything before the first change.
+
+In PSM everything after the prefix is evaluated again on every keystroke, since typing changes
+the end of the prefix. So the suffix is split: the FIM suffix holds only its near part (the
+rest of the cursor's line, and of its block as far as the keystroke budget allows), and the far
+part goes before the current file as a repository-format snippet of the same file
+(`<file_sep>path\nfar suffix`), where it stays in the KV cache while the user types.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from sc2_lsp.lines import indent_width, leading_whitespace
 from sc2_lsp.prompt.templates import BoundTemplate
 
-Role = Literal["bos", "marker", "repo", "context", "path", "prefix", "suffix"]
+Role = Literal["bos", "marker", "repo", "context", "far", "path", "prefix", "suffix"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,8 @@ class FimInput:
     repo_name: str | None = None
     context: tuple[ContextFile, ...] = ()
     order: Literal["psm", "spm"] = "psm"
+    far_suffix: str = ""
+    """The suffix beyond `suffix`, shown before the current file (PSM with `<file_sep>` only)."""
 
 
 def build(
@@ -87,9 +96,10 @@ def build(
         if value:
             parts.append(PromptPart(role, value, tuple(tokenize(value))))
 
+    far = fim.far_suffix if spec.has_fim and template.file_sep is not None else ""
     if bos_id is not None:
         parts.append(PromptPart("bos", token_text(bos_id), (bos_id,), special=True))
-    if fim.context:
+    if fim.context or far:
         if fim.repo_name and template.repo_name is not None:
             marker(template.repo_name)
             text("repo", fim.repo_name + ("\n" if spec.repo_name_newline else ""))
@@ -103,6 +113,9 @@ def build(
                 text("context", "\n")
 
     path = f"{fim.path}\n" if fim.path else ""
+    if far:
+        marker(template.file_sep)
+        text("far", path + far)
     if not spec.has_fim:
         text("path", path)
         text("prefix", fim.prefix)
@@ -196,6 +209,34 @@ def fim_window(
         used += cost
         end = offset + span_end
     return start, end
+
+
+def near_suffix_end(
+    text: str, offset: int, end: int, budget: int, count_tokens: Callable[[str], int]
+) -> int:
+    """Where the near part of the suffix `text[offset:end]` ends.
+
+    The rest of the cursor's line (with its newline) always; then whole following lines, while
+    they still belong to the cursor's block (not indented less than its line, blank lines
+    included) and fit `budget` tokens together with that rest of line.
+    """
+    line_end = text.find("\n", offset, end)
+    near = end if line_end < 0 else line_end + 1
+    line_start = text.rfind("\n", 0, offset) + 1
+    depth = indent_width(leading_whitespace(text[line_start:offset]))
+    used = count_tokens(text[offset:near])
+    while near < end:
+        line_end = text.find("\n", near, end)
+        following = end if line_end < 0 else line_end + 1
+        line = text[near:following]
+        if line.strip() and indent_width(leading_whitespace(line)) < depth:
+            break
+        cost = count_tokens(line)
+        if used + cost > budget:
+            break
+        used += cost
+        near = following
+    return near
 
 
 def _prefix_start(

@@ -57,13 +57,13 @@ def test_prompt_shows_the_exact_fim_layout(project: Path, tiny_model_path: Path)
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.startswith("<file_sep><fim_prefix>pkg/app.py\nimport os\n")
-    assert (
-        out.index("<fim_prefix>")
-        < out.index("    total = add(1, <fim_suffix>")
-        < out.index("<fim_middle>")
+    # The far part of the suffix first, as a snippet of the same file; the FIM suffix holds the
+    # rest of the cursor's line.
+    assert out.startswith(
+        f"<repo_name>{project.name}<file_sep>pkg/app.py\n    print(total)\n"
+        "<file_sep><fim_prefix>pkg/app.py\nimport os\n"
     )
-    assert out.endswith("<fim_suffix>\n    print(total)\n<fim_middle>")
+    assert out.endswith("    total = add(1, <fim_suffix>\n<fim_middle>")
     assert "tokens" in result.stderr and "starcoder2" in result.stderr
 
 

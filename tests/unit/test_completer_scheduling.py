@@ -139,6 +139,12 @@ async def test_an_unavailable_engine_gets_an_empty_answer_at_once(engine: Script
 async def test_the_prompt_is_fim_in_the_trained_layout(engine: ScriptedEngine) -> None:
     completer = Completer(engine)
     await completer.complete(at("value = \nnext = 2\n", 8, trigger="invoked"), settings())
-    assert engine.rendered(engine.jobs[0]).endswith(
-        "<fim_prefix>a.py\nvalue = <fim_suffix>\nnext = 2\n<fim_middle>"
+    # The far suffix is a snippet of the file before it; the FIM suffix the rest of the line.
+    assert engine.rendered(engine.jobs[0]) == (
+        "<file_sep>a.py\nnext = 2\n<file_sep><fim_prefix>a.py\nvalue = <fim_suffix>\n<fim_middle>"
+    )
+    inline, _ = resolve({"prompt": {"suffixLayout": "inline"}})
+    await completer.complete(at("other = \nnext = 2\n", 8, trigger="invoked"), inline)
+    assert engine.rendered(engine.jobs[1]) == (
+        "<file_sep><fim_prefix>a.py\nother = <fim_suffix>\nnext = 2\n<fim_middle>"
     )
