@@ -8,6 +8,7 @@ whole suffix.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import replace
 from pathlib import Path
@@ -89,7 +90,7 @@ def typing_prompts(settings: Settings, counter: TokenCache) -> list[list[int]]:
 
 
 def evaluated_per_keystroke(prompts: list[list[int]]) -> list[int]:
-    return [len(now) - common_prefix(before, now) for before, now in zip(prompts, prompts[1:])]
+    return [len(now) - common_prefix(before, now) for before, now in itertools.pairwise(prompts)]
 
 
 def test_typing_inside_a_block_re_evaluates_a_few_tokens_not_the_suffix(
