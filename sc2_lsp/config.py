@@ -80,9 +80,10 @@ class CompletionSettings:
     """Wait this long for more keystrokes before starting a generation."""
     adaptive_debounce: bool = True
     """Stretch the debounce towards the user's typing rhythm (at most 250 ms)."""
-    max_prompt_ms: int = field(default=0, metadata=_range(0, 600000))
-    """Prompt evaluation budget: when the measured speed says a prompt would take longer, drop
-    repository context, then shrink the window. 0 = no limit."""
+    max_prompt_ms: int = field(default=2000, metadata=_range(0, 600000))
+    """Prompt evaluation budget: when the measured speed says a prompt would take longer (a
+    jump to another place on a slow machine), drop repository context, then shrink the window,
+    so a suggestion still comes in seconds, not minutes. 0 = no limit."""
     max_predict_ms: int = field(default=3000, metadata=_range(50, 120000))
     """Time budget for generation; once spent, stop at the next line end."""
     cache: bool = True

@@ -59,7 +59,7 @@ def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(emit_model_fact
         completer = Completer(worker)
         text = "".join(f"value_{i} = compute({i})\n" for i in range(400)) + "total = "
         request = request_at(text, len(text))
-        unlimited, _ = resolve({})
+        unlimited, _ = resolve({"completion": {"maxPromptMs": 0}})
         budgeted, _ = resolve({"completion": {"maxPromptMs": 500}})
         full = completer.prepare(request, unlimited)
         assert full is not None and len(full.prompt) > 500
@@ -126,3 +126,29 @@ async def test_a_prefetched_suggestion_shown_prefetches_its_own_continuation(
     finally:
         completer.cancel_speculation()
         worker.close()
+
+
+async def test_typing_in_a_block_evaluates_a_few_tokens_per_keystroke_in_the_engine(
+    emit_model_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    """The real engine's own count: with the suffix split, what each keystroke costs it."""
+    engine = SupervisedEngine()
+    engine.load(LoadOptions(emit_model_factory("x"), n_ctx=4096)).result()
+    completer = Completer(engine)
+    settings, _ = resolve(
+        {"completion": {"maxTokensLine": 2, "debounceMs": 0, "cache": False, "prefetch": False}}
+    )
+    head = "".join(f"value_{i} = compute({i})\n" for i in range(60))
+    tail = "".join(f"    other_{i} = compute({i})\n" for i in range(60))
+    typed = "result = value_1 + value_2"
+    evaluated = []
+    try:
+        for count in range(1, len(typed) + 1):
+            text = head + "def f():\n    " + typed[:count] + "\n" + tail
+            offset = len(head) + len("def f():\n    ") + count
+            suggestion = await completer.complete(request_at(text, offset), settings)
+            assert suggestion is not None and suggestion.generation is not None
+            evaluated.append(suggestion.generation.n_evaluated)
+    finally:
+        engine.close()
+    assert sorted(evaluated)[len(evaluated) // 2] <= 8, evaluated
