@@ -81,13 +81,21 @@ def init_options(args: argparse.Namespace, model: Path) -> dict[str, Any]:
             "maxTokens": args.max_tokens,
             "cache": True,
             "prefetch": True,
+            "maxPromptMs": args.max_prompt_ms,
         },
         "prompt": {
-            "maxPromptTokens": args.max_prompt_tokens,
-            "prefixTokens": args.prefix_tokens,
-            "suffixTokens": args.suffix_tokens,
+            **(
+                {}
+                if args.product_sizes
+                else {
+                    "maxPromptTokens": args.max_prompt_tokens,
+                    "prefixTokens": args.prefix_tokens,
+                    "suffixTokens": args.suffix_tokens,
+                }
+            ),
             "reuseChunks": True,
             "fimOrder": args.fim_order,
+            "suffixLayout": args.suffix_layout,
         },
     }
 
@@ -148,6 +156,23 @@ def parse(argv: list[str]) -> argparse.Namespace:
         choices=("psm", "spm"),
         default="psm",
         help="prompt.fimOrder: spm puts the prefix last, so typing only appends",
+    )
+    parser.add_argument(
+        "--max-prompt-ms",
+        type=int,
+        default=0,
+        help="completion.maxPromptMs (the product's default is 2000; 0 here keeps prompts whole)",
+    )
+    parser.add_argument(
+        "--product-sizes",
+        action="store_true",
+        help="the product's prompt sizes (3072 / 1024 prefix / 256 suffix tokens) instead of a third",
+    )
+    parser.add_argument(
+        "--suffix-layout",
+        choices=("split", "inline"),
+        default="split",
+        help="prompt.suffixLayout: split (near suffix in FIM, far suffix before the file) or inline",
     )
     parser.add_argument(
         "--baseline",
