@@ -335,6 +335,11 @@ local function plugin_engine_tests(dir)
     return sc2.statusline() == 'sc2: loading'
   end, 1000)
   H.eq('statusline loading', 'sc2: loading', sc2.statusline())
+  fake.notify_client('sc2/status', { version = '9.9', model = { state = 'restarting' } })
+  H.await(function()
+    return sc2.statusline() == 'sc2: restarting'
+  end, 1000)
+  H.eq('statusline restarting', 'sc2: restarting', sc2.statusline())
   fake.notify_client(
     'sc2/status',
     { version = '9.9', model = { state = 'ready', path = '/m.gguf' }, generating = true }
@@ -351,7 +356,7 @@ local function plugin_engine_tests(dir)
     return sc2.statusline() == 'sc2: ready'
   end, 1000)
   H.eq('statusline ready', 'sc2: ready', sc2.statusline())
-  H.eq('User Sc2Status fired per notification', 3, events)
+  H.eq('User Sc2Status fired per notification', 4, events)
   local here_uri = vim.uri_from_bufnr(0)
   fake.notify_client('sc2/status', {
     version = '9.9',

@@ -22,6 +22,8 @@ export interface ServerStatus {
   prefetchHits?: number;
   lastLatencyMs?: number;
   index?: { state?: string; files?: number } | null;
+  /** The engine process: restarts after crashes and the last cause. */
+  engine?: { restarts?: number; lastCause?: string | null } | null;
   /** Open documents that get no completion (secret-like or ignored files): URI → why. */
   refusedDocuments?: Record<string, string>;
 }
@@ -89,6 +91,10 @@ export function render(state: StatusState): StatusView {
   if (state.progress !== undefined || model?.state === 'loading') {
     const what = state.progress ?? 'loading model';
     return view(`$(loading~spin) SC2 ${what}`, what, undefined, details, 'normal');
+  }
+  if (model?.state === 'restarting') {
+    const cause = state.server?.engine?.lastCause ?? undefined;
+    return view('$(sync~spin) SC2 restarting', 'model process restarting', cause, details, 'warning');
   }
   if (model?.state === 'failed') {
     return view('$(error) SC2 no model', 'model failed', model.error ?? undefined, details, 'error');

@@ -47,6 +47,8 @@ function M.statusline()
     return 'sc2: ready'
   elseif model.state == 'failed' then
     return 'sc2: failed'
+  elseif model.state == 'restarting' then
+    return 'sc2: restarting'
   elseif model.state == 'loading' then
     return 'sc2: loading'
   end

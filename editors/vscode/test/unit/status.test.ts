@@ -50,6 +50,17 @@ test('generating while a request is pending or the server says so', () => {
   assert.equal(render({ ...ready, server: { ...ready.server, generating: true } }).label, 'SC2: generating');
 });
 
+test('the model process restarting after a crash, with its cause', () => {
+  const cause = 'crashed with SIGSEGV (segmentation fault) while evaluating a prompt';
+  const restarting = render({
+    ...ready,
+    server: { model: { state: 'restarting' }, engine: { restarts: 1, lastCause: cause } },
+  });
+  assert.equal(restarting.severity, 'warning');
+  assert.equal(restarting.text, '$(sync~spin) SC2 restarting');
+  assert.match(restarting.tooltip, /SIGSEGV/);
+});
+
 test('errors: model failed, server stopped, server not found', () => {
   const failed = render({ ...ready, server: { model: { state: 'failed', error: 'no model: run `sc2-lsp model pull`' } } });
   assert.equal(failed.severity, 'error');
