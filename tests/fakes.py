@@ -44,9 +44,9 @@ OFFSET = 100
 
 
 class CharTokenizer:
-    n_vocab = 0x110000 + OFFSET
-    bos_id = None
-    eog_ids = frozenset({0, 4})
+    n_vocab: int = 0x110000 + OFFSET
+    bos_id: int | None = None
+    eog_ids: frozenset[int] = frozenset({0, 4})
 
     def tokenize(self, text: str) -> list[int]:
         return [ord(char) + OFFSET for char in text]

@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from sc2_lsp.completer import Completer
 from sc2_lsp.config import Settings, resolve
 from sc2_lsp.documents import Snapshot, cursor_at
-from sc2_lsp.prompting import Request
+from sc2_lsp.prompting import Request, Trigger
 from tests.fakes import ScriptedEngine, settle
 
 URI = "file:///w/a.py"
 
 
-def at(text: str, offset: int | None = None, trigger: str = "automatic") -> Request:
+def at(text: str, offset: int | None = None, trigger: Trigger = "automatic") -> Request:
     offset = len(text) if offset is None else offset
     line = text.count("\n", 0, offset)
     column = offset - (text.rfind("\n", 0, offset) + 1)
-    return Request(
-        Snapshot(URI, 1, "python", text), cursor_at(text, line, column, "utf-32"), trigger=trigger
-    )  # type: ignore[arg-type]
+    cursor = cursor_at(text, line, column, "utf-32")
+    return Request(Snapshot(URI, 1, "python", text), cursor, trigger=trigger)
 
 
 def settings(**completion: object) -> Settings:
@@ -34,9 +34,9 @@ def settings(**completion: object) -> Settings:
 
 
 @pytest.fixture
-def engine() -> ScriptedEngine:
+def engine() -> Iterator[ScriptedEngine]:
     fake = ScriptedEngine(script=lambda prompt: "compute(1)\n")
-    yield fake  # type: ignore[misc]
+    yield fake
     fake.close()
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from sc2_lsp.prompt import ContextFile, FimInput, build, fim_window
-from sc2_lsp.prompt.templates import CODELLAMA, QWEN25_CODER, STARCODER2, TEMPLATES, bind, detect
+from sc2_lsp.prompt.templates import (
+    CODELLAMA,
+    QWEN25_CODER,
+    STARCODER2,
+    TEMPLATES,
+    BoundTemplate,
+    bind,
+    detect,
+)
 
 SPECIALS = {
     "<|endoftext|>": 0,
@@ -27,7 +35,7 @@ def text_of(token: int) -> str:
     return IDS[token] if token in IDS else chr(token - 1000)
 
 
-def starcoder2():  # type: ignore[no-untyped-def]
+def starcoder2() -> BoundTemplate:
     return bind(STARCODER2, SPECIALS.get, [0])
 
 
