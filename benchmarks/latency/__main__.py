@@ -185,7 +185,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--llama-server",
         default="auto",
-        help=f"llama-server binary, 'auto' ({LLAMA_SERVER.relative_to(ROOT)} if built) or 'off'",
+        help="llama-server binary, 'auto' (benchmarks/.work/llama-build, or the `make "
+        "llama-server` cache, if built) or 'off'",
     )
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument(

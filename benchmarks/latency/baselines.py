@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import portable_path
 from benchmarks.latency.layout import (
     ANSWER_TIMEOUT_S,
     LLAMA_SERVER,
     N_BATCH,
     N_CTX,
-    ROOT,
     WORK,
     log,
 )
@@ -184,7 +184,11 @@ def physical_floor(llm: Any, sequence: Sequence[dict[str, Any]]) -> list[dict[st
 def split_prompt(
     tokens: Sequence[int], text_of: Callable[[int], str], detok: Callable[[Sequence[int]], str]
 ) -> dict[str, Any]:
-    """Our prompt's pieces as /infill fields: context files, prefix (with the path), suffix."""
+    """Our prompt's pieces as /infill fields: context files, prefix (with the path), suffix.
+
+    The request a llama.cpp client sends: the whole suffix after the cursor. Our far suffix
+    (the last snippet, of the file itself, see `sc2_lsp.prompt`) goes back after the near one.
+    """
     names = {"<repo_name>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>"}
     pieces: list[tuple[str, list[int]]] = [("", [])]
     for token in tokens:
@@ -204,6 +208,9 @@ def split_prompt(
             prefix = text
         elif marker == "<fim_suffix>":
             suffix = text
+    path = prefix.partition("\n")[0]
+    if extra and extra[-1]["filename"] == path:
+        suffix += extra.pop()["text"]
     return {"input_extra": extra, "input_prefix": prefix, "input_suffix": suffix}
 
 
@@ -284,7 +291,10 @@ def llama_server_baseline(
             process.wait(10)
         if process.poll() is None:
             process.kill()
-    return {"binary": str(binary.relative_to(ROOT)), "command": command[1:], "rows": rows}
+    shown = [
+        portable_path(Path(arg)) if arg in (str(model), str(binary)) else arg for arg in command
+    ]
+    return {"binary": portable_path(binary), "command": shown[1:], "rows": rows}
 
 
 def build_llama_server(sdist: Path, jobs: int = 2) -> int:
