@@ -397,6 +397,16 @@ class Completer:
         self._speculation = None
         return speculation
 
+    async def prewarm(self, request: Request, settings: Settings) -> bool:
+        """Evaluate the prompt at `request` before any keystroke asks for it (after the model
+        was loaded again): the first real request then finds it in the KV cache."""
+        prepared = self.prepare(request, settings)
+        if prepared is None:
+            return False
+        one_token = replace(prepared, params=replace(prepared.params, max_tokens=1))
+        found = await self._generate(request, settings, CancelToken(), True, one_token)
+        return found is not None
+
     def forget(self, uri: str) -> None:
         """The document was closed: drop what was kept about its typing."""
         for kept in (self._typing, self._windows, self._answered):

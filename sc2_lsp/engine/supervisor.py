@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-State = Literal["idle", "loading", "ready", "restarting", "failed", "closed"]
+State = Literal["idle", "loading", "ready", "restarting", "unloaded", "failed", "closed"]
+""""unloaded": freed while idle (`unload`); `wake` loads the same model again."""
 EventKind = Literal["ready", "crashed", "gave_up", "failed"]
 BACKOFF_S = (0.5, 2.0, 5.0)
 
@@ -139,6 +140,21 @@ class SupervisedEngine:
             return _finished(Generation(n_prompt=len(prompt), stop_reason="unavailable"))
         job = functools.partial(self._generate, prompt, params, cancel, should_stop, on_token)
         return self._jobs.submit(job)
+
+    def unload(self) -> Future[None]:
+        """Free the model's memory, RAM and VRAM: the engine process ends until `wake`."""
+        with self._lock:
+            self._epoch += 1
+        self.health.state = "unloaded"  # from now on, generations are answered at once
+        self.cancel_running()
+        return self._jobs.submit(self._unload)
+
+    def wake(self) -> Future[ModelInfo] | None:
+        """Load the model of the last `load` again after `unload`; None when not unloaded."""
+        options = self._options
+        if self.health.state != "unloaded" or options is None:
+            return None
+        return self.load(options)
 
     def cancel_running(self) -> None:
         running = self._running
@@ -377,6 +393,11 @@ class SupervisedEngine:
     def _fail(self, cause: str) -> None:
         self.health.state = "failed"
         self.health.last_cause = self.health.last_cause or cause
+
+    def _unload(self) -> None:
+        self._stop_process()
+        self.health.pid = None
+        log.info("model unloaded while idle")
 
     def _stop_process(self) -> None:
         process, self._process = self._process, None

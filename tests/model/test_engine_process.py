@@ -86,3 +86,27 @@ def test_a_bad_model_is_a_clean_error_and_the_engine_loads_the_next(
         assert engine.ready
     finally:
         engine.close()
+
+
+def test_an_idle_unload_frees_the_process_and_wake_brings_it_back(
+    emit_model_factory: Callable[[str], Path],
+) -> None:
+    engine = SupervisedEngine()
+    try:
+        engine.load(LoadOptions(emit_model_factory("x"), n_ctx=512)).result()
+        pid = engine.health.pid
+        assert pid is not None
+        engine.unload().result()
+        assert engine.health.state == "unloaded" and not engine.ready
+        assert not Path(f"/proc/{pid}").exists()  # RAM and VRAM given back with the process
+        started = time.monotonic()
+        idle = engine.generate([1, 2], GenerationParams(max_tokens=2), CancelToken()).result()
+        assert idle.stop_reason == "unavailable" and time.monotonic() - started < 0.1
+        waking = engine.wake()
+        assert waking is not None
+        waking.result()
+        again = engine.generate([1, 2], GenerationParams(max_tokens=2), CancelToken()).result()
+        assert engine.ready and again.text == "xx" and engine.health.pid != pid
+        assert engine.wake() is None  # nothing to wake when loaded
+    finally:
+        engine.close()

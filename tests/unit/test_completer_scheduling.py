@@ -148,3 +148,13 @@ async def test_the_prompt_is_fim_in_the_trained_layout(engine: ScriptedEngine) -
     assert engine.rendered(engine.jobs[1]) == (
         "<file_sep><fim_prefix>a.py\nother = <fim_suffix>\nnext = 2\n<fim_middle>"
     )
+
+
+async def test_a_prewarmed_prompt_costs_the_first_request_nothing(engine: ScriptedEngine) -> None:
+    completer = Completer(engine)
+    request = at("value = \nnext = 2\n", 8)
+    assert await completer.prewarm(request, settings())
+    suggestion = await completer.complete(request, settings())
+    assert suggestion is not None and suggestion.generation is not None
+    assert suggestion.generation.n_evaluated == 0  # all of it was in the KV cache already
+    assert len(engine.jobs) == 2 and engine.jobs[0].params.max_tokens == 1
