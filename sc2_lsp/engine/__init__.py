@@ -110,6 +110,19 @@ class GenerationParams:
     reuse_chunk_min: int = 16
     """Reuse the KV of cached chunks of at least this many tokens that reappear later in the
     prompt, shifting them into place (llama-server's --cache-reuse); 0 keeps only the prefix."""
+    branches: int = 0
+    """Instead of one continuation, this many others, branching at the prompt's end (one per
+    next-best first token, `avoid_first` excluded) and decoded side by side in one batch; they
+    come back as `Generation.branches`. Engines that cannot branch return none."""
+    avoid_first: tuple[int, ...] = ()
+    """First tokens the branches must not start with (the continuation already shown)."""
+
+    def over_budget(self, spent: float, text: str) -> bool:
+        """Past the time budget, finish the line being written; past twice it, stop at once."""
+        budget = self.time_budget_s
+        if budget is None or spent <= budget:
+            return False
+        return text.endswith("\n") or spent > 2 * budget
 
 
 @dataclass(slots=True)
@@ -126,6 +139,8 @@ class Generation:
     """When the engine began the job (`time.monotonic()`, in whichever process ran it)."""
     n_cached: int = 0
     """Tokens of prompt + generated text whose KV the engine held when the job ended."""
+    branches: list[Generation] = field(default_factory=list)
+    """With `GenerationParams.branches`: the other continuations, best first."""
 
     @property
     def n_evaluated(self) -> int:

@@ -43,6 +43,7 @@ from sc2_lsp.engine import (
     common_prefix,
     never_stop,
 )
+from sc2_lsp.engine.branching import Brancher
 from sc2_lsp.prompt.templates import BoundTemplate, detect
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,8 @@ class Tokenizer:
 _LOG_LEVELS = {3: logging.WARNING, 4: logging.ERROR}  # ggml_log_level (ggml.h)
 _BUFFER_LINE = re.compile(r"(\S+) model buffer size")
 _LOG_CALLBACKS: list[Any] = []
+MAX_SEQUENCES = 4
+"""The context's sequences: the one the prompt lives in, and up to three alternatives."""
 
 
 class LlamaLog:
@@ -197,10 +200,12 @@ class LlamaLog:
 
 @contextlib.contextmanager
 def _model_params(safety: Safety, heartbeat: Callable[[], None]) -> Iterator[None]:
-    """Model parameters `Llama` has no argument for: extra buffer types and a load callback.
+    """Parameters `Llama` has no argument for: extra buffer types, a load callback, and
+    sequences for alternatives.
 
-    `Llama` builds its parameters from `llama_model_default_params()`; in the engine process
-    it is the only caller while the model loads, so that is where these are set.
+    `Llama` builds its parameters from `llama_model_default_params()` and
+    `llama_context_default_params()`; in the engine process it is the only caller while the
+    model loads, so that is where these are set.
     """
     original = _bindings.llama_model_default_params
 
@@ -215,11 +220,21 @@ def _model_params(safety: Safety, heartbeat: Callable[[], None]) -> Iterator[Non
         result.progress_callback = progress
         return result
 
+    def context() -> Any:
+        result = original_context()
+        # Room for the alternatives' sequences, sharing one KV buffer of n_ctx cells.
+        result.n_seq_max = MAX_SEQUENCES
+        result.kv_unified = True
+        return result
+
+    original_context = _bindings.llama_context_default_params
     _bindings.llama_model_default_params = params
+    _bindings.llama_context_default_params = context
     try:
         yield
     finally:
         _bindings.llama_model_default_params = original
+        _bindings.llama_context_default_params = original_context
 
 
 def gpu_layers_for(requested: int, safety: Safety, offload: bool) -> tuple[int, list[str]]:
@@ -281,6 +296,9 @@ class LlamaModel:
             raise EngineError(f"llama.cpp could not load {options.path}: {error}") from error
         llama_cpp.llama_set_abort_callback(self.llama._ctx.ctx, self._abort_callback, None)
         self.tokenizer = Tokenizer(self.llama._model)
+        self._brancher = Brancher(
+            self.llama._ctx.ctx, self.tokenizer.n_vocab, self.tokenizer.piece, MAX_SEQUENCES
+        )
         template = self.tokenizer.template(options.template)
         if not template.template.has_fim:
             warnings.append(
@@ -343,6 +361,37 @@ class LlamaModel:
         self.llama.n_tokens = head_prompt
         return head_prompt
 
+    def _branch(
+        self,
+        prompt: Sequence[int],
+        params: GenerationParams,
+        cancel: CancelToken,
+        should_stop: ShouldStop,
+        result: Generation,
+    ) -> Generation:
+        """`params.branches` alternatives after `prompt` (see `engine.branching`)."""
+        held = min(common_prefix(self.cached_tokens(), prompt), len(prompt) - 1)
+        self._abort = cancel
+        started = time.monotonic()
+        try:
+            if held < len(prompt) - 1:  # sequence 0 must hold all of the prompt but its end
+                self.llama._ctx.kv_cache_seq_rm(0, held, -1)
+                self.llama.n_tokens = held
+                self.llama.eval(list(prompt[held:-1]))
+            result.n_reused = held
+            result.prompt_seconds = time.monotonic() - started
+            room = self.info.n_ctx - len(prompt)
+            result.branches = self._brancher.run(prompt, params, cancel, should_stop, room)
+        except RuntimeError as error:
+            if not cancel.cancelled:
+                raise EngineError(f"llama.cpp failed while branching: {error}") from error
+        finally:
+            self._abort = CancelToken()
+        result.stop_reason = "cancelled" if cancel.cancelled else "max_tokens"
+        result.generate_seconds = time.monotonic() - started - result.prompt_seconds
+        result.n_cached = self.llama.n_tokens
+        return result
+
     def generate(
         self,
         prompt: Sequence[int],
@@ -358,6 +407,8 @@ class LlamaModel:
             result.stop_reason = "context_full"
             result.n_cached = self.llama.n_tokens
             return result
+        if params.branches:
+            return self._branch(prompt, params, cancel, should_stop, result)
         result.n_reused = self._reuse_cache(prompt, params.reuse_chunk_min)
         self._abort = cancel
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -392,7 +443,7 @@ class LlamaModel:
                 if len(result.tokens) >= min(params.max_tokens, room - 1):
                     result.stop_reason = "max_tokens"
                     break
-                if _over_budget(params.time_budget_s, now - first_token_at, result.text):
+                if params.over_budget(now - first_token_at, result.text):
                     result.stop_reason = "time_budget"
                     break
         except RuntimeError as error:
@@ -407,13 +458,6 @@ class LlamaModel:
         result.prompt_seconds = (first_token_at or finished) - started
         result.generate_seconds = finished - (first_token_at or finished)
         return result
-
-
-def _over_budget(budget: float | None, spent: float, text: str) -> bool:
-    """Past the budget, finish the line being written; past twice the budget, stop at once."""
-    if budget is None or spent <= budget:
-        return False
-    return text.endswith("\n") or spent > 2 * budget
 
 
 def _match_length(left: Sequence[int], i: int, right: Sequence[int], j: int, right_end: int) -> int:

@@ -110,3 +110,34 @@ def test_an_idle_unload_frees_the_process_and_wake_brings_it_back(
         assert engine.wake() is None  # nothing to wake when loaded
     finally:
         engine.close()
+
+
+def test_branches_start_apart_and_continue_as_the_model_would(tiny_model_path: Path) -> None:
+    """Alternatives branched in the KV cache match what one sequence gives after their first
+    token, and leave the prompt's cache as it was."""
+    engine = SupervisedEngine()
+    try:
+        engine.load(LoadOptions(tiny_model_path, n_ctx=512)).result()
+        prompt = list(range(40, 80))
+        params = GenerationParams(max_tokens=6, stop_ids=frozenset())
+        main = engine.generate(prompt, params, CancelToken()).result()
+        branched = engine.generate(
+            prompt,
+            GenerationParams(
+                max_tokens=6, stop_ids=frozenset(), branches=3, avoid_first=(main.tokens[0],)
+            ),
+            CancelToken(),
+        ).result()
+        firsts = [branch.tokens[0] for branch in branched.branches]
+        assert len(firsts) == 3 and len(set(firsts)) == 3 and main.tokens[0] not in firsts
+        for branch in branched.branches:
+            alone = engine.generate(
+                [*prompt, branch.tokens[0]],
+                GenerationParams(max_tokens=5, stop_ids=frozenset()),
+                CancelToken(),
+            ).result()
+            assert alone.tokens == branch.tokens[1:], (alone.tokens, branch.tokens)
+        again = engine.generate(prompt, params, CancelToken()).result()
+        assert again.tokens == main.tokens and again.n_reused >= len(prompt) - 1
+    finally:
+        engine.close()
