@@ -1,9 +1,10 @@
 """Suggestions already computed, so typing through or accepting one costs no model call.
 
 An LRU maps the text around a cursor (a tail of the text before it, a head of the text after
-it) to the alternatives computed there, best first. A lookup tries the exact state, then walks
-back over up to `max_typed` just-typed characters: if the user typed the start of a cached
-suggestion, the rest of it is an answer (llama.vim's and Tabby's typed-ahead cache). Every
+it) to the alternatives computed there, best first. A lookup walks back over up to `max_typed`
+just-typed characters: if the user typed the start of a cached suggestion (or accepted a word
+of it), the rest of it is an answer (llama.vim's and Tabby's typed-ahead cache), ahead of what
+was computed for exactly this state. Every
 suggestion gets a lineage id when it is stored; what remains of it after typing or a partial
 accept keeps that id, so the acceptance log sees one suggestion, not one per keystroke.
 Speculative prefetch stores its results here too, under the state "suggestion accepted".
@@ -105,10 +106,12 @@ class SuggestionCache:
         return found[0] if found else None
 
     def get_all(self, uri: str, before: str, after: str, limit: int) -> list[Hit]:
-        """Up to `limit` distinct suggestions for this cursor: those computed exactly here
-        first, then what remains of those the user is typing through, nearest state first."""
+        """Up to `limit` distinct suggestions for this cursor: what remains of those the user is
+        typing through or took part of (nearest first), then those computed for exactly this
+        state (a prefetch of "first line accepted" must not hide the rest of the block)."""
         # Only this tail can matter to any key; slicing it once keeps lookups O(key size).
         tail = before[-(BEFORE_CHARS + self.max_typed) :]
+        exact: list[Hit] = []
         hits: dict[str, Hit] = {}
         for typed in range(min(self.max_typed, len(tail)) + 1):
             key = state_key(uri, tail[: len(tail) - typed], after)
@@ -117,14 +120,20 @@ class SuggestionCache:
                 continue
             alternatives, origin = entry
             typed_text = tail[len(tail) - typed :]
-            matched = False
-            for item in alternatives:
-                if item.text.startswith(typed_text) and len(item.text) > typed:
-                    rest = item.text[typed:]
-                    hits.setdefault(rest, Hit(rest, origin, typed, item.lineage))
-                    matched = True
-            if matched:
+            found = [
+                Hit(item.text[typed:], origin, typed, item.lineage)
+                for item in alternatives
+                if item.text.startswith(typed_text) and len(item.text) > typed
+            ]
+            if found:
                 self._entries.move_to_end(key)
+            if typed == 0:
+                exact = found
+                continue
+            for hit in found:
+                hits.setdefault(hit.text, hit)
             if len(hits) >= limit:
                 break
+        for hit in exact:
+            hits.setdefault(hit.text, hit)
         return list(itertools.islice(hits.values(), limit))

@@ -85,15 +85,16 @@ def test_what_remains_of_a_suggestion_keeps_its_lineage() -> None:
     assert [hit.text for hit in cache.get_all(URI, "x = foo", "\n", limit=3)] == ["(bar)"]
 
 
-def test_suggestions_computed_here_come_before_continuations() -> None:
+def test_the_rest_of_a_suggestion_being_taken_comes_before_one_computed_here() -> None:
     cache = SuggestionCache()
-    (older,) = cache.put(URI, "x = ", "\n", "foo(bar)")
-    (exact,) = cache.put(URI, "x = f", "\n", "loat(1)")
-    hits = cache.get_all(URI, "x = f", "\n", limit=3)
+    (block,) = cache.put(URI, "x = ", "\n", "foo(bar)\nbaz()")
+    (prefetched,) = cache.put(URI, "x = foo(bar)", "\n", "  # done", origin="prefetch")
+    hits = cache.get_all(URI, "x = foo(bar)", "\n", limit=3)
     assert [(hit.text, hit.lineage) for hit in hits] == [
-        ("loat(1)", exact.lineage),
-        ("oo(bar)", older.lineage),
+        ("\nbaz()", block.lineage),
+        ("  # done", prefetched.lineage),
     ]
+    assert cache.get(URI, "x = foo(bar)", "\n") == hits[0]
 
 
 def test_a_new_suggestion_for_a_state_keeps_the_earlier_ones_behind_it() -> None:
