@@ -97,6 +97,8 @@ async def suggest(
     ls: Sc2Server, uri: str, position: types.Position, trigger: Trigger
 ) -> tuple[Request, Suggestion] | None:
     completion = ls.settings.completion
+    if ls.model_error is not None:  # the model asked for failed: not the previous one either
+        return None
     request = request_for(ls, uri, position, trigger)
     # A cell is refused or not as its notebook is (the request's snapshot is the notebook).
     if request is None or ls.refusal(request.snapshot.uri) is not None or not completion.enable:

@@ -192,7 +192,7 @@ class Sc2Server(LanguageServer):
         state = self.engine.health.state
         if self._resolving:
             return "loading"
-        if self.model_error is not None and state in ("idle", "failed"):
+        if self.model_error is not None:  # also while the previous model is still loaded
             return "failed"
         return {"idle": "not loaded", "closed": "not loaded"}.get(state, state)
 

@@ -36,13 +36,13 @@ NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
 
 
 def notebook_text(workspace: Workspace, notebook: types.NotebookDocument) -> notebooks.NotebookText:
+    """The notebook as one file; its cells are named by unquoted URI, as pygls keys them."""
     cells = []
     for cell in notebook.cells:
-        document = workspace.text_documents.get(unquote(cell.document))
+        uri = unquote(cell.document)
+        document = workspace.text_documents.get(uri)
         text = documents.scrub_surrogates(document.source) if document is not None else ""
-        cells.append(
-            notebooks.Cell(cell.document, text, cell.kind == types.NotebookCellKind.Markup)
-        )
+        cells.append(notebooks.Cell(uri, text, cell.kind == types.NotebookCellKind.Markup))
     return notebooks.render(cells)
 
 

@@ -207,7 +207,10 @@ async def test_a_notebook_cell_is_completed_with_the_cells_around_it(
         ("total = ", types.NotebookCellKind.Code),
         ("print(total)", types.NotebookCellKind.Code),
     ]
-    cell_uris = [f"vscode-notebook-cell:{notebook[5:]}#W{index}" for index in range(len(cells))]
+    # As VS Code names cells: the notebook's path and a percent-encoded fragment.
+    cell_uris = [
+        f"vscode-notebook-cell:{notebook[5:]}#W{index}sZmlsZQ%3D%3D" for index in range(len(cells))
+    ]
     client.notebook_document_did_open(
         types.DidOpenNotebookDocumentParams(
             notebook_document=types.NotebookDocument(
