@@ -195,18 +195,12 @@ async def test_ai_ignored_files_get_no_completion_and_never_reach_a_prompt(
     assert "return 7" not in prompt  # ...and the ignored file is not in it
 
 
-async def test_a_notebook_cell_is_completed_with_the_cells_around_it(
-    start_server: Start, emit_model_factory: Callable[[str], Path], tmp_path: Path
-) -> None:
-    client = await start_server(model=emit_model_factory("x"), init_options=NO_PREFETCH)
-    await wait_for_model(client)
-    notebook = (tmp_path / "analysis.ipynb").as_uri()
-    cells = [
-        ("import numpy as np\nrates = np.array([1, 2])", types.NotebookCellKind.Code),
-        ("Totals", types.NotebookCellKind.Markup),
-        ("total = ", types.NotebookCellKind.Code),
-        ("print(total)", types.NotebookCellKind.Code),
-    ]
+Cells = list[tuple[str, types.NotebookCellKind]]
+
+
+def open_notebook(client: Any, path: Path, cells: Cells) -> list[str]:
+    """Opens a Jupyter notebook as VS Code does; returns its cells' URIs."""
+    notebook = path.as_uri()
     # As VS Code names cells: the notebook's path and a percent-encoded fragment.
     cell_uris = [
         f"vscode-notebook-cell:{notebook[5:]}#W{index}sZmlsZQ%3D%3D" for index in range(len(cells))
@@ -233,21 +227,95 @@ async def test_a_notebook_cell_is_completed_with_the_cells_around_it(
             ],
         )
     )
+    return cell_uris
+
+
+CELLS: Cells = [
+    ("import numpy as np\nrates = np.array([1, 2])", types.NotebookCellKind.Code),
+    ("Totals", types.NotebookCellKind.Markup),
+    ("total = ", types.NotebookCellKind.Code),
+    ("print(total)", types.NotebookCellKind.Code),
+]
+
+
+async def last_prompt(client: Any) -> str:
+    prompt = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="sc2.lastPrompt")
+    )
+    assert isinstance(prompt, str)
+    return prompt
+
+
+async def test_a_notebook_cell_is_completed_with_the_cells_around_it(
+    start_server: Start, emit_model_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    client = await start_server(model=emit_model_factory("x"), init_options=NO_PREFETCH)
+    await wait_for_model(client)
+    notebook = tmp_path / "analysis.ipynb"
+    cell_uris = open_notebook(client, notebook, CELLS)
     (item,) = await inline(client, cell_uris[2], 0, 8)
     assert item.insert_text == "xxxxxx"
     assert item.range == types.Range(
         start=types.Position(line=0, character=8), end=types.Position(line=0, character=8)
     )
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
-    prefix, suffix = prompt.split("<fim_suffix>")
+    prefix, suffix = (await last_prompt(client)).split("<fim_suffix>")
     assert prefix.endswith(
         "analysis.ipynb\n# %%\nimport numpy as np\nrates = np.array([1, 2])\n\n"
         "# %% [markdown]\n# Totals\n\n# %%\ntotal = "
     )
     assert suffix.startswith("\n\n# %%\nprint(total)")
     assert await inline(client, cell_uris[1], 0, 3) == []  # markdown cells get nothing
+    # An edit in the first cell reaches the next prompt.
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(
+                uri=notebook.as_uri(), version=2
+            ),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    text_content=[
+                        types.NotebookDocumentCellContentChanges(
+                            document=types.VersionedTextDocumentIdentifier(
+                                uri=cell_uris[0], version=2
+                            ),
+                            changes=[
+                                types.TextDocumentContentChangeWholeDocument(
+                                    text="import pandas as pd"
+                                )
+                            ],
+                        )
+                    ]
+                )
+            ),
+        )
+    )
+    assert await inline(client, cell_uris[2], 0, 8)
+    prompt = await last_prompt(client)
+    assert "import pandas as pd" in prompt and "numpy" not in prompt
+
+
+async def test_an_ignored_notebook_gets_nothing_and_a_stray_change_breaks_nothing(
+    start_server: Start, emit_model_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    (tmp_path / ".aiignore").write_text("private/\n")
+    (tmp_path / "private").mkdir()
+    client = await start_server(model=emit_model_factory("x"), workspace=tmp_path)
+    await wait_for_model(client)
+    hidden = tmp_path / "private" / "secret.ipynb"
+    cell_uris = open_notebook(client, hidden, CELLS)
+    assert await inline(client, cell_uris[2], 0, 8) == []
+    assert "ignored file" in (await status(client))["refusedDocuments"][hidden.as_uri()]
+    # A change to a notebook that was never opened is dropped; the server goes on.
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(
+                uri=(tmp_path / "never.ipynb").as_uri(), version=2
+            ),
+            change=types.NotebookDocumentChangeEvent(),
+        )
+    )
+    uri = open_document(client, tmp_path / "a.py", "value = \n")
+    assert await inline(client, uri, 0, 8)
 
 
 def _argument(item: types.InlineCompletionItem) -> dict[str, Any]:
