@@ -1,4 +1,5 @@
-"""Command line: the server (stdio or TCP), one-shot `complete` and `prompt`, `model`, `doctor`.
+"""Command line: the server (stdio or TCP), one-shot `complete` and `prompt`, `model`, `doctor`,
+`stats`.
 
 Only this module prints to stdout. In stdio mode stdout is the protocol channel, so before the
 server starts it is moved to a private file descriptor and fd 1 is pointed at stderr: a stray
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sc2_lsp import __version__, models
+from sc2_lsp.acceptance import StatsFile, report
 from sc2_lsp.completer import Completer
 from sc2_lsp.config import Settings, load_options, resolve
 from sc2_lsp.context.retrieval.recent import RecentEdits
@@ -135,6 +137,15 @@ def _parser() -> argparse.ArgumentParser:
         help="forget the fallback remembered after a llama.cpp crash with this model",
     )
     doctor.set_defaults(handler=run_doctor)
+
+    stats = commands.add_parser(
+        "stats", help="suggestions shown and accepted, per language and model (local only)"
+    )
+    stats.add_argument("--json", action="store_true", help="print the counts as JSON")
+    stats.add_argument("--reset", action="store_true", help="delete the counts")
+    stats.add_argument("-v", "--verbose", action="count", default=0)
+    stats.add_argument("--log-file", type=Path)
+    stats.set_defaults(handler=run_stats)
     return parser
 
 
@@ -410,3 +421,21 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    store = StatsFile()
+    if args.reset:
+        store.reset()
+        print(f"sc2-lsp: statistics deleted ({store.path})")
+        return 0
+    tallies = store.read()
+    if args.json:
+        entries = [tally.to_json(*key) for key, tally in sorted(tallies.items())]
+        print(json.dumps({"file": str(store.path), "entries": entries}, indent=1))
+    elif not tallies:
+        print(f"no statistics yet ({store.path})")
+    else:
+        print("\n".join(report(tallies)))
+        print(f"\nlatency: time until a suggestion appeared; kept in {store.path}")
+    return 0

@@ -28,7 +28,17 @@ from sc2_lsp.prompting import (
     new_tokens,
     prepare,
 )
-from sc2_lsp.suggestions import AFTER_CHARS, BEFORE_CHARS, Origin, SuggestionCache, state_key
+from sc2_lsp.suggestions import (
+    AFTER_CHARS,
+    BEFORE_CHARS,
+    Alternative,
+    Hit,
+    Origin,
+    SuggestionCache,
+    distinct,
+    new_lineage,
+    state_key,
+)
 from sc2_lsp.trace import NO_TRACE, Trace
 
 log = logging.getLogger(__name__)
@@ -41,13 +51,18 @@ RHYTHM_GAP_MS = 1000.0
 
 @dataclass(frozen=True, slots=True)
 class Suggestion:
-    text: str
+    items: tuple[Alternative, ...]
+    """The alternatives to show, best first (at most `completion.suggestions`); never empty."""
     mode: syntax.CompletionMode | None
     generation: Generation | None
     """None when the suggestion came from the cache."""
     prepared: Prepared | None
     elapsed_ms: float
     source: Literal["model", "cache", "prefetch"] = "model"
+
+    @property
+    def text(self) -> str:
+        return self.items[0].text
 
 
 def adaptive_debounce(
@@ -254,9 +269,10 @@ class Completer:
             text, prepared, generation = found
             elapsed = (time.monotonic() - started) * 1000
             self.stats.last_latency_ms = elapsed
-            if text:
-                self._remember(request, text, "model", settings)
-            return Suggestion(text, prepared.post.mode, generation, prepared, elapsed, source)
+            items = self._remember(request, self._alternatives(request, text, settings), settings)
+            if not items:
+                return None
+            return Suggestion(items, prepared.post.mode, generation, prepared, elapsed, source)
         finally:
             if self._latest.get(uri) is token:
                 del self._latest[uri]
@@ -301,38 +317,64 @@ class Completer:
     ) -> Suggestion | None:
         if not settings.completion.cache:
             return None
-        text, offset = request.snapshot.text, request.cursor.offset
-        reach = BEFORE_CHARS + self.cache.max_typed  # all a typed-ahead lookup can look at
-        hit = self.cache.get(
-            request.snapshot.uri,
-            text[max(0, offset - reach) : offset],
-            text[offset : offset + AFTER_CHARS],
-        )
-        if hit is None:
+        hits = self._cached(request, settings.completion.suggestions)
+        if not hits:
             return None
+        best = hits[0]
+        text, offset = request.snapshot.text, request.cursor.offset
         self._answered[request.snapshot.uri] = (
             text[max(0, offset - AFTER_CHARS) : offset],
-            hit.text,
+            best.text,
         )
-        if hit.origin == "prefetch":
+        if best.origin == "prefetch":
             self.stats.prefetch_hits += 1
         else:
             self.stats.cache_hits += 1
         # What is shown now may be accepted next: have its continuation ready too.
-        self._schedule_prefetch(request, hit.text, settings)
+        self._schedule_prefetch(request, best.text, settings)
         elapsed = (time.monotonic() - started) * 1000
         self.stats.last_latency_ms = elapsed
-        source: Literal["cache", "prefetch"] = "prefetch" if hit.origin == "prefetch" else "cache"
-        return Suggestion(hit.text, None, None, None, elapsed, source)
+        source: Literal["cache", "prefetch"] = "prefetch" if best.origin == "prefetch" else "cache"
+        items = tuple(Alternative(hit.text, hit.lineage) for hit in hits)
+        return Suggestion(items, None, None, None, elapsed, source)
 
-    def _remember(self, request: Request, text: str, origin: Origin, settings: Settings) -> None:
+    def _cached(self, request: Request, limit: int) -> list[Hit]:
+        """What the cache holds for the request's cursor: computed there or typed into."""
+        text, offset = request.snapshot.text, request.cursor.offset
+        reach = BEFORE_CHARS + self.cache.max_typed  # all a typed-ahead lookup can look at
+        return self.cache.get_all(
+            request.snapshot.uri,
+            text[max(0, offset - reach) : offset],
+            text[offset : offset + AFTER_CHARS],
+            limit,
+        )
+
+    def _alternatives(self, request: Request, text: str, settings: Settings) -> list[str]:
+        """The model's suggestion, then its first line, then other suggestions cached for this
+        state (until the engine computes alternatives of its own), distinct, capped."""
+        limit = settings.completion.suggestions
+        first_line = text.split("\n", 1)[0]
+        cached = (
+            [hit.text for hit in self._cached(request, limit)] if settings.completion.cache else []
+        )
+        return distinct([text, first_line, *cached], limit)
+
+    def _remember(
+        self, request: Request, texts: list[str], settings: Settings, origin: Origin = "model"
+    ) -> tuple[Alternative, ...]:
+        """Cache the alternatives computed at the request's cursor; returns them with lineages."""
+        if not texts:
+            return ()
         uri, before, after = cursor_key(request)
         if origin == "model":
-            self._answered[uri] = (before[-AFTER_CHARS:], text)
+            self._answered[uri] = (before[-AFTER_CHARS:], texts[0])
         if settings.completion.cache:
-            self.cache.put(uri, before, after, text, origin)
+            items = self.cache.put(uri, before, after, texts, origin)
+        else:
+            items = tuple(Alternative(text, new_lineage()) for text in texts)
         if origin == "model":
-            self._schedule_prefetch(request, text, settings)
+            self._schedule_prefetch(request, texts[0], settings)
+        return items
 
     def _schedule_prefetch(self, request: Request, shown: str, settings: Settings) -> None:
         """Prefetch what follows accepting `shown`, unless it is cached or being computed."""
@@ -445,8 +487,7 @@ class Completer:
             if speculation.adopted or token.cancelled or found is None:
                 return
             self.stats.prefetches += 1
-            if found[0]:
-                self._remember(state, found[0], "prefetch", settings)
+            self._remember(state, distinct([found[0]], 1), settings, "prefetch")
 
     def _trace_generation(
         self, prepared: Prepared, generation: Generation, speculative: bool

@@ -60,6 +60,14 @@ class CompletionSettings:
     """Switch completions off."""
     disabled_languages: tuple[str, ...] = ()
     """LSP language ids that never get completions."""
+    disabled_globs: tuple[str, ...] = ()
+    """Files that never get completions and never appear in another file's context
+    (gitignore-style patterns, matched against workspace-relative paths), on top of `.gitignore`,
+    `.aiignore`, `.aiexclude`, `.cursorignore` and `.codeiumignore`."""
+    suggestions: int = field(default=3, metadata=_range(1, 8))
+    """Alternatives offered per answer, to cycle through (1 = only the best). Until the engine
+    computes alternatives itself they are the suggestion, its first line, and other
+    suggestions already computed for the same state."""
     multiline: Literal["auto", "never", "always"] = "auto"
     """`auto` (tree-sitter decides), `never` or `always`."""
     max_tokens: int = field(default=128, metadata=_range(1, 4096))
@@ -122,6 +130,15 @@ class PromptSettings:
 
 
 @dataclass(frozen=True)
+class StatsSettings:
+    """Private acceptance statistics (`sc2-lsp stats`)."""
+
+    enable: bool = True
+    """Count suggestions shown and accepted, per language and model, in a local file under the
+    state directory (never sent anywhere, never any code); `sc2-lsp stats --reset` clears it."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server can be told."""
 
@@ -129,6 +146,7 @@ class Settings:
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     prompt: PromptSettings = field(default_factory=PromptSettings)
     repository: RepoContextSettings = field(default_factory=RepoContextSettings)
+    stats: StatsSettings = field(default_factory=StatsSettings)
     log_level: Literal["error", "warning", "info", "debug"] = "info"
     """`error`, `warning`, `info` or `debug`."""
     log_document_text: bool = False

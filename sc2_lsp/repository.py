@@ -25,7 +25,7 @@ from pathlib import Path, PurePath
 
 from pathspec import GitIgnoreSpec
 
-from sc2_lsp.context.index import WorkspaceIndex
+from sc2_lsp.context.index import Workspace, WorkspaceIndex
 from sc2_lsp.context.retrieval.focus import ContextRequest
 from sc2_lsp.context.retrieval.recent import RecentEdits
 from sc2_lsp.context.retrieval.retrieve import Snippet, gather
@@ -44,7 +44,11 @@ HOLD_SLACK = 16
 window's token count wobbles by a line."""
 
 SECRET = "secret-like file (repository.secretPatterns)"
-IGNORED = "ignored file (.gitignore, repository.ignore or the built-in ignore list)"
+IGNORED = (
+    "ignored file (.gitignore, .aiignore, .aiexclude, .cursorignore, .codeiumignore, "
+    "repository.ignore or the built-in ignore list)"
+)
+DISABLED = "disabled by completion.disabledGlobs"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,25 +70,41 @@ class RepositoryContext:
         self.hold = hold
         self.recent = RecentEdits(self.settings.recent_chunk_lines, self.settings.recent_max_chunks)
         self.index: WorkspaceIndex | None = None
+        self.policy: Workspace | None = None
+        """Which files are ignored, also while indexing is off (the index's own when on)."""
         self.roots: tuple[Path, ...] = ()
+        self.disabled_globs: tuple[str, ...] = ()
         self.last_snippets: list[Snippet] = []
         self._held: _Held | None = None
         self._open: dict[Path, str] = {}
         self._lock = threading.Lock()
 
-    def configure(self, roots: Sequence[Path], settings: RepoContextSettings) -> None:
-        """(Re)build the index when the folders or the settings changed; a no-op otherwise."""
+    def configure(
+        self,
+        roots: Sequence[Path],
+        settings: RepoContextSettings,
+        disabled_globs: tuple[str, ...] = (),
+    ) -> None:
+        """(Re)build the index when the folders or the settings changed; a no-op otherwise.
+
+        `disabled_globs` (`completion.disabledGlobs`) are ignored like `repository.ignore`,
+        and refused completion anywhere."""
         roots = tuple(dict.fromkeys(root.resolve() for root in roots))
-        if roots == self.roots and settings == self.settings and self.index is not None:
+        settings = dataclasses.replace(settings, ignore=(*settings.ignore, *disabled_globs))
+        unchanged = roots == self.roots and settings == self.settings
+        if unchanged and (self.index is not None or self.policy is not None):
             return
         self.close()
-        self.settings, self.roots = settings, roots
-        if not roots or not settings.enabled:
+        self.settings, self.roots, self.disabled_globs = settings, roots, disabled_globs
+        if not roots:
+            return
+        if not settings.enabled:
+            self.policy = Workspace(roots, settings)
             return
         index = WorkspaceIndex(roots, settings)
         index.start()
         with self._lock:
-            self.index = index
+            self.index, self.policy = index, index.workspace
             open_paths = list(self._open)
         for path in open_paths:
             index.document_changed(path, self._open[path])
@@ -92,7 +112,7 @@ class RepositoryContext:
 
     def close(self) -> None:
         with self._lock:
-            index, self.index = self.index, None
+            index, self.index, self.policy = self.index, None, None
             self._held = None
         if index is not None:
             index.close()
@@ -130,10 +150,12 @@ class RepositoryContext:
         self, created: Sequence[Path], changed: Sequence[Path], deleted: Sequence[Path]
     ) -> None:
         with self._lock:
-            index = self.index
+            index, policy = self.index, self.policy
             self._held = None
         if index is not None:
             index.files_changed(created, changed, deleted)
+        elif policy is not None:  # no index to do it: ignore files may have changed
+            policy.forget()
 
     def status(self, details: bool = True) -> dict[str, object]:
         """The index's state; with `details`, its counts too (O(files): not per keystroke)."""
@@ -146,14 +168,16 @@ class RepositoryContext:
     def refusal(self, path: Path) -> str | None:
         """Why the document at `path` gets no completion at all, or None when it may.
 
-        It passes the gate repository context passes: a secret-like file is refused in or
-        out of the workspace, an ignored one inside an indexed workspace folder. Inside a
+        It passes the gate repository context passes: a secret-like file or one that
+        `completion.disabledGlobs` names is refused in or out of the workspace, an ignored
+        one (`.gitignore`, the AI tools' ignore files, ...) inside a workspace folder. Inside a
         folder the secret patterns match the path below it, elsewhere the whole path, and at
         any depth (`.kube/config` too), so `.env`, `~/.ssh/id_rsa` or `keys/x.pem` opened
         from anywhere count. The path as written and the file a link points to must both pass.
         """
         spec = _secret_spec(self.settings.secret_patterns)
-        index = self.index
+        disabled = _glob_spec(self.disabled_globs)
+        policy = self.policy
         verdicts = []
         for candidate in dict.fromkeys([Path(os.path.normpath(path)), _resolved(path)]):
             root = max(
@@ -161,10 +185,13 @@ class RepositoryContext:
                 key=lambda root: len(root.parts),
                 default=None,
             )
-            if _matches_anywhere(spec, candidate.relative_to(root) if root else candidate):
+            seen_as = candidate.relative_to(root) if root else candidate
+            if _matches(spec, seen_as):
                 return SECRET
-            if root is not None and index is not None:
-                verdicts.append(index.workspace.is_excluded(candidate, is_dir=False))
+            if _matches(disabled, seen_as):
+                return DISABLED
+            if root is not None and policy is not None:
+                verdicts.append(policy.is_excluded(candidate, is_dir=False))
         return IGNORED if any(verdicts) else None
 
     def open_documents(self) -> Mapping[Path, str]:
@@ -266,8 +293,13 @@ def _at_any_depth(pattern: str) -> str:
     return negated + body
 
 
-def _matches_anywhere(spec: GitIgnoreSpec, path: PurePath) -> bool:
-    """Whether a spec made by `_secret_spec` matches `path` (relative, or from its root)."""
+@functools.lru_cache(maxsize=4)
+def _glob_spec(patterns: tuple[str, ...]) -> GitIgnoreSpec:
+    return GitIgnoreSpec.from_lines(patterns)
+
+
+def _matches(spec: GitIgnoreSpec, path: PurePath) -> bool:
+    """Whether `spec` matches `path` (workspace-relative, or from its root)."""
     return bool(spec.match_file("/".join(part for part in path.parts if part != path.anchor)))
 
 

@@ -1,10 +1,11 @@
 """The LSP shell: pygls handlers that turn protocol messages into calls on the core.
 
-Only this module, `protocol.py` (the pygls protocol, documents and log filter under it) and
-`documents.py` know LSP types. Handlers stay short: settings in, snapshot out, `Completer` in
-the middle, results mapped back to lsprotocol types. Every request is answered: with a
-result, an empty result while the model loads or when there is nothing to suggest, or
-`RequestCancelled` when the client cancels.
+Only this module, `sync.py` (document and notebook sync handlers), `answers.py` (the shape of
+answers and accept signals), `protocol.py` (the pygls protocol, documents and log filter
+under it) and `documents.py` know LSP types. Handlers stay short: settings in, snapshot out,
+`Completer` in the middle, results mapped back to lsprotocol types. Every request is
+answered: with a result, an empty result while the model loads or when there is nothing to
+suggest, or `RequestCancelled` when the client cancels.
 """
 
 from __future__ import annotations
@@ -28,24 +29,40 @@ from pygls.exceptions import (
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from sc2_lsp import __version__, client_process, documents, models
-from sc2_lsp.completer import Completer, Suggestion
+from sc2_lsp import (
+    __version__,
+    answers,
+    client_process,
+    completion_requests,
+    documents,
+    models,
+    sync,
+)
+from sc2_lsp.acceptance import AcceptanceLog, StatsFile
+from sc2_lsp.completer import Completer
 from sc2_lsp.config import SECTION, Settings, load_options, resolve
 from sc2_lsp.engine import EngineError, ModelInfo
 from sc2_lsp.engine.supervisor import EngineEvent, SupervisedEngine
-from sc2_lsp.prompting import Request, Trigger
 from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol
 from sc2_lsp.repository import RepositoryContext
 from sc2_lsp.trace import Trace
 
 log = logging.getLogger(__name__)
 
+STATS_FLUSH_S = 30.0
+"""How often shown counts reach the statistics file (accepts reach it at once)."""
+
 
 class Sc2Server(LanguageServer):
     protocol: Sc2Protocol
 
     def __init__(self, cli_layer: dict[str, Any] | None = None) -> None:
-        super().__init__("sc2-lsp", __version__, protocol_cls=Sc2Protocol)
+        super().__init__(
+            "sc2-lsp",
+            __version__,
+            protocol_cls=Sc2Protocol,
+            notebook_document_sync=sync.NOTEBOOK_SYNC,
+        )
         self.cli_layer = cli_layer or {}
         self.init_layer: object = None
         self.client_layer: object = None
@@ -54,6 +71,7 @@ class Sc2Server(LanguageServer):
         self.engine = SupervisedEngine(on_event=self._engine_event, trace=self.trace)
         self.repository = RepositoryContext()
         self.completer = Completer(self.engine, self.repository.provide, self.trace)
+        self.acceptance = AcceptanceLog(StatsFile())
         self.model_error: str | None = None
         self._resolving = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -81,10 +99,17 @@ class Sc2Server(LanguageServer):
                 types.MessageType.Warning,
             )
         self.completer.cache.clear()
-        self.repository.configure(self.workspace_roots(), settings.repository)
+        self.acceptance.enabled = settings.stats.enable
+        self.configure_repository()
         self.check_open_documents()
         if settings.model != self._loaded_with:
             self.run_task(self.load_model())
+
+    def configure_repository(self) -> None:
+        settings = self.settings
+        self.repository.configure(
+            self.workspace_roots(), settings.repository, settings.completion.disabled_globs
+        )
 
     def workspace_roots(self) -> list[Path]:
         roots = [documents.uri_to_path(folder.uri) for folder in self.workspace.folders.values()]
@@ -167,7 +192,7 @@ class Sc2Server(LanguageServer):
         state = self.engine.health.state
         if self._resolving:
             return "loading"
-        if self.model_error is not None and state in ("idle", "failed"):
+        if self.model_error is not None:  # also while the previous model is still loaded
             return "failed"
         return {"idle": "not loaded", "closed": "not loaded"}.get(state, state)
 
@@ -296,6 +321,7 @@ class Sc2Server(LanguageServer):
         the pipes stay open."""
         await client_process.gone(pid)
         log.warning("the client process %d is gone: exiting", pid)
+        self.acceptance.flush()
         self.repository.close()
         self.engine.close()
         logging.shutdown()
@@ -337,82 +363,21 @@ class Sc2Server(LanguageServer):
     def check_open_documents(self) -> None:
         """Settings, ignore files or folders changed: decide again for every open document."""
         before = dict(self.refused)
-        for uri in list(self.workspace.text_documents):
-            self.refusal(uri)
+        for uri in [*self.workspace.text_documents, *self.workspace.notebook_documents]:
+            if self.workspace.get_notebook_document(cell_uri=uri) is None:
+                self.refusal(uri)
         if self.refused != before:
             self.publish_status()
 
-    def request_for(self, uri: str, position: types.Position, trigger: Trigger) -> Request | None:
-        document = self.document(uri)
-        if document is None:
-            return None
-        text = documents.scrub_surrogates(document.source)
-        encoding = str(self.workspace.position_encoding or "utf-16")
-        cursor = documents.cursor_at(text, position.line, position.character, encoding)
-        snapshot = documents.Snapshot(uri, document.version, document.language_id, text)
-        return Request(snapshot, cursor, self.root_for(snapshot.path), trigger)
+    async def flush_stats(self) -> None:
+        pending = self.acceptance.take()
+        if pending:
+            await asyncio.to_thread(self.acceptance.write, pending)
 
-    def root_for(self, path: Path | None) -> Path | None:
-        if path is None:
-            return None
-        matching = [root for root in self.workspace_roots() if path.is_relative_to(root)]
-        return max(matching, key=lambda root: len(root.parts), default=None)
-
-    async def suggest(
-        self, uri: str, position: types.Position, trigger: Trigger
-    ) -> tuple[Request, Suggestion] | None:
-        completion = self.settings.completion
-        request = self.request_for(uri, position, trigger)
-        if request is None or self.refusal(uri) is not None or not completion.enable:
-            return None
-        if request.snapshot.language_id in completion.disabled_languages:
-            return None
-        try:
-            suggestion = await self.completer.complete(request, self.settings)
-        except EngineError as error:
-            self.show(f"sc2-lsp: {error}", types.MessageType.Error)
-            return None
-        finally:
-            self.publish_status()
-        if suggestion is None or not suggestion.text:
-            return None
-        return request, suggestion
-
-
-def completion_item(
-    request: Request,
-    suggestion: Suggestion,
-    position: types.Position,
-    encoding: str,
-    markdown: bool,
-) -> types.CompletionItem:
-    """A popup item for clients without inline completion: replaces the word being typed."""
-    text, offset = request.snapshot.text, request.cursor.offset
-    word_start = offset
-    while word_start > 0 and (text[word_start - 1].isalnum() or text[word_start - 1] == "_"):
-        word_start -= 1
-    word = text[word_start:offset]
-    line, column = documents.position_of(text, word_start, encoding)
-    new_text = word + suggestion.text
-    first_line = new_text.split("\n", 1)[0].strip() or new_text.strip().split("\n", 1)[0]
-    return types.CompletionItem(
-        label=first_line[:80] + ("…" if len(first_line) > 80 or "\n" in suggestion.text else ""),
-        kind=types.CompletionItemKind.Snippet,
-        detail="sc2-lsp",
-        documentation=(
-            types.MarkupContent(kind=types.MarkupKind.Markdown, value=f"```\n{new_text}\n```")
-            if markdown
-            else new_text
-        ),
-        filter_text=new_text,
-        sort_text="0",
-        preselect=True,
-        insert_text_format=types.InsertTextFormat.PlainText,
-        text_edit=types.TextEdit(
-            range=types.Range(start=types.Position(line=line, character=column), end=position),
-            new_text=new_text,
-        ),
-    )
+    async def flush_stats_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_FLUSH_S)
+            await self.flush_stats()
 
 
 def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
@@ -438,62 +403,10 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     async def initialized(ls: Sc2Server, params: types.InitializedParams) -> None:
         await ls.pull_configuration()
         ls.apply_settings()
+        ls.run_task(ls.flush_stats_periodically())
         await ls.watch_files()
 
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: Sc2Server, params: types.DidOpenTextDocumentParams) -> None:
-        document = params.text_document
-        if ls.refusal(document.uri) is not None:
-            ls.publish_status()
-        elif (path := documents.uri_to_path(document.uri)) is not None:
-            text = documents.scrub_surrogates(document.text)
-            ls.repository.opened(path, text, document.language_id)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: Sc2Server, params: types.DidChangeTextDocumentParams) -> None:
-        path = documents.uri_to_path(params.text_document.uri)
-        document = ls.document(params.text_document.uri)
-        if path is None or document is None or params.text_document.uri in ls.refused:
-            return
-        text = documents.scrub_surrogates(document.source)
-        encoding = str(ls.workspace.position_encoding or "utf-16")
-        edits = [
-            documents.cursor_at(
-                text, change.range.start.line, change.range.start.character, encoding
-            ).offset
-            for change in params.content_changes
-            if isinstance(change, types.TextDocumentContentChangePartial)
-        ]
-        ls.repository.changed(path, text, document.language_id, edits)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def did_close(ls: Sc2Server, params: types.DidCloseTextDocumentParams) -> None:
-        ls.completer.forget(params.text_document.uri)
-        ls.refused.pop(params.text_document.uri, None)
-        if (path := documents.uri_to_path(params.text_document.uri)) is not None:
-            ls.repository.closed(path)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched_files(ls: Sc2Server, params: types.DidChangeWatchedFilesParams) -> None:
-        by_kind: dict[types.FileChangeType, list[Path]] = {
-            kind: [] for kind in types.FileChangeType
-        }
-        for change in params.changes:
-            if (path := documents.uri_to_path(change.uri)) is not None:
-                by_kind[change.type].append(path)
-        ls.repository.files_changed(
-            by_kind[types.FileChangeType.Created],
-            by_kind[types.FileChangeType.Changed],
-            by_kind[types.FileChangeType.Deleted],
-        )
-        ls.check_open_documents()  # an ignore file may have changed
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def did_change_workspace_folders(
-        ls: Sc2Server, params: types.DidChangeWorkspaceFoldersParams
-    ) -> None:
-        ls.repository.configure(ls.workspace_roots(), ls.settings.repository)
-        ls.check_open_documents()
+    sync.register(server)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -506,42 +419,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
             await ls.pull_configuration()
         ls.apply_settings()
 
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def inline_completion(
-        ls: Sc2Server, params: types.InlineCompletionParams
-    ) -> types.InlineCompletionList:
-        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        found = await ls.suggest(
-            params.text_document.uri, params.position, "invoked" if invoked else "automatic"
-        )
-        if found is None:
-            return types.InlineCompletionList(items=[])
-        _request, suggestion = found
-        item = types.InlineCompletionItem(
-            insert_text=suggestion.text,
-            range=types.Range(start=params.position, end=params.position),
-        )
-        return types.InlineCompletionList(items=[item])
-
-    @server.feature(
-        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "])
-    )
-    async def completion(ls: Sc2Server, params: types.CompletionParams) -> types.CompletionList:
-        invoked = (
-            params.context is None
-            or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
-        )
-        found = await ls.suggest(
-            params.text_document.uri, params.position, "invoked" if invoked else "automatic"
-        )
-        if found is None:
-            return types.CompletionList(is_incomplete=True, items=[])
-        request, suggestion = found
-        encoding = str(ls.workspace.position_encoding or "utf-16")
-        item = completion_item(
-            request, suggestion, params.position, encoding, ls.client_supports_markdown()
-        )
-        return types.CompletionList(is_incomplete=True, items=[item])
+    completion_requests.register(server)
 
     @server.command("sc2.status")
     def status(ls: Sc2Server, *args: Any) -> dict[str, Any]:
@@ -551,12 +429,25 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     def last_prompt(ls: Sc2Server, *args: Any) -> str | None:
         return ls.completer.last_prompt
 
+    @server.command(answers.ACCEPTED)
+    async def accepted(ls: Sc2Server, *args: Any) -> None:
+        signal = answers.accept_signal(args, partial=False)
+        if ls.acceptance.accepted(signal.answer_id, signal.index, signal.length):
+            await ls.flush_stats()
+
+    @server.command(answers.PARTIALLY_ACCEPTED)
+    async def partially_accepted(ls: Sc2Server, *args: Any) -> None:
+        signal = answers.accept_signal(args, partial=True)
+        if ls.acceptance.partially_accepted(signal.answer_id, signal.index, signal.length or 0):
+            await ls.flush_stats()
+
     @server.feature(types.EXIT)
     def exit_(ls: Sc2Server, *args: Any) -> None:
         ls.exit_code = 0 if ls.protocol.shutdown_received else 1
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: Sc2Server, *args: Any) -> None:
+        ls.acceptance.flush()
         ls.repository.close()
         ls.engine.close()
 

@@ -20,7 +20,7 @@ os.environ["SC2_LSP_STATE_DIR"] = tempfile.mkdtemp(prefix="sc2-lsp-test-state-")
 # ---------------------------------------------------------------------------
 # Block: tiny GGUF models (owner: tests/gguf_factory.py)
 # ---------------------------------------------------------------------------
-from tests.gguf_factory import emit_token_for, synthetic_vocab, write_starcoder2
+from tests.gguf_factory import emit_token_for, synthetic_vocab, with_token, write_starcoder2
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,8 @@ def emit_model_factory(
 ) -> Callable[[int | str], Path]:
     """``factory(token_id_or_text)`` -> GGUF whose greedy output is always that token.
 
-    Text is looked up in the synthetic vocab (``"a"``, ``"\\n"``, ``"<file_sep>"`` ...).
+    Text is looked up in the synthetic vocab (``"a"``, ``"\\n"``, ``"<file_sep>"`` ...); text
+    that is no single token there becomes one (``"x\\n"``: every suggestion a block of lines).
     Files are cached per argument for the whole session.
     """
     vocab = synthetic_vocab()
@@ -44,13 +45,13 @@ def emit_model_factory(
 
     def factory(token_or_text: int | str) -> Path:
         if token_or_text not in cache:
-            token = (
-                token_or_text
-                if isinstance(token_or_text, int)
-                else emit_token_for(vocab, token_or_text)
-            )
+            if isinstance(token_or_text, int):
+                model_vocab, token = vocab, token_or_text
+            else:
+                model_vocab, token = with_token(vocab, token_or_text)
+            name = f"emit-{token}-{len(model_vocab.tokens)}.gguf"
             cache[token_or_text] = write_starcoder2(
-                base / f"emit-{token}.gguf", vocab=vocab, emit_token=token
+                base / name, vocab=model_vocab, emit_token=token
             )
         return cache[token_or_text]
 

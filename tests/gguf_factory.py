@@ -216,6 +216,19 @@ def emit_token_for(vocab: Vocab, text: str) -> int:
         raise KeyError(f"{text!r} is not a single token in this vocabulary") from None
 
 
+def with_token(vocab: Vocab, text: str) -> tuple[Vocab, int]:
+    """``vocab`` and the id of a token spelling ``text``, appended if it has none.
+
+    An appended token has no merge that forms it: prompts never contain it, an emit model
+    still generates it (``"x\n"`` makes every suggestion a block of ``x`` lines)."""
+    try:
+        return vocab, emit_token_for(vocab, text)
+    except KeyError:
+        tokens = [*vocab.tokens, byte_encode(text)]
+        types = [*vocab.token_types, TOKEN_NORMAL]
+        return Vocab(tokens, types, vocab.merges, vocab.pre), len(vocab.tokens)
+
+
 def _tensor_specs(
     shape: Shape, n_vocab: int, tie_embeddings: bool
 ) -> list[tuple[str, tuple[int, ...]]]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from sc2_lsp.acceptance import StatsFile, Tally
+
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 SOURCE = "import os\n\n\ndef add(a, b):\n    return a + b\n\n\ndef main():\n    total = add(1, \n    print(total)\n"
@@ -144,3 +146,20 @@ def test_errors_are_one_clear_line(project: Path, args: tuple[str, ...], message
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_stats_prints_resets_and_says_where_they_live(tmp_path: Path) -> None:
+    empty = sc2("stats", cwd=tmp_path)
+    assert empty.returncode == 0 and "no statistics yet" in empty.stdout
+    StatsFile(tmp_path / "state" / "stats.json").add(
+        {("python", "sc2-3b.gguf"): Tally(4, 1, 1, 30, [12.0, 40.0, 90.0])}
+    )
+    table = sc2("stats", cwd=tmp_path).stdout.splitlines()
+    assert table[0].split()[:6] == ["language", "model", "shown", "accepted", "partly", "chars"]
+    assert table[1].split()[:7] == ["python", "sc2-3b.gguf", "4", "1", "(25%)", "1", "30"]
+    as_json = json.loads(sc2("stats", "--json", cwd=tmp_path).stdout)
+    assert as_json["entries"][0]["latenciesMs"] == [12.0, 40.0, 90.0]
+    assert as_json["file"] == str(tmp_path / "state" / "stats.json")
+    assert sc2("stats", "--reset", cwd=tmp_path).returncode == 0
+    assert not (tmp_path / "state" / "stats.json").exists()
+    assert "no statistics yet" in sc2("stats", cwd=tmp_path).stdout

@@ -226,6 +226,23 @@ async def test_bad_model_is_reported_and_server_keeps_answering(
     assert isinstance(popup, types.CompletionList) and not popup.items
 
 
+async def test_switching_to_a_missing_model_fails_instead_of_keeping_the_old_one(
+    start_server: Start, emit_model_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    client = await start_server(model=emit_model_factory("x"))
+    await wait_for_model(client)
+    uri = open_document(client, tmp_path / "a.py", "x = \n")
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"sc2": {"model": {"path": str(tmp_path / "missing.gguf")}}}
+        )
+    )
+    failed = await wait_for_model(client, "failed")
+    assert "missing.gguf" in failed["model"]["error"]
+    result = await client.text_document_inline_completion_async(inline_params(uri, 0, 4))
+    assert isinstance(result, types.InlineCompletionList) and not result.items
+
+
 async def test_completions_are_empty_while_the_model_loads(
     start_server: Start, slow_model_path: Path, tmp_path: Path
 ) -> None:

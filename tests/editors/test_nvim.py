@@ -145,13 +145,30 @@ def test_real_server(
     ghost: str,
     run_script: RunScript,
     emit_model_factory: Callable[[int | str], Path],
+    tmp_path: Path,
 ) -> None:
-    """Real `sc2-lsp --stdio` on a model that always says "x": type, ghost text, <Tab>."""
-    run_script(
+    """Real `sc2-lsp --stdio`, typed as a user types (e2e.lua): the first request after
+    attaching in Insert mode, <Tab>, typed-then-<Tab>, mid-line, cycling, word and line
+    accepts; then the server's statistics hold exactly the accepts the script made."""
+    state = tmp_path / "state"
+    out = run_script(
         nvim(version),
         "e2e.lua",
-        min_passed=12,
+        min_passed=24,
         SC2_LSP_CMD=json.dumps([sys.executable, "-m", "sc2_lsp", "--stdio"]),
         SC2_TEST_MODEL=str(emit_model_factory("x")),
+        SC2_TEST_LINES_MODEL=str(emit_model_factory("x\n")),
         SC2_GHOST=ghost,
+        SC2_LSP_STATE_DIR=str(state),
     )
+    expected = re.search(r"EXPECT_STATS accepted=(\d+) partly=(\d+) chars=(\d+)", out)
+    assert expected is not None, out
+    entries = json.loads((state / "stats.json").read_text())["entries"]
+    totals = {
+        key: sum(entry[key] for entry in entries)
+        for key in ("shown", "accepted", "partlyAccepted", "charsAccepted")
+    }
+    assert (totals["accepted"], totals["partlyAccepted"], totals["charsAccepted"]) == tuple(
+        int(value) for value in expected.groups()
+    ), (totals, out)
+    assert totals["shown"] >= totals["accepted"] + totals["partlyAccepted"]

@@ -35,7 +35,7 @@ async def test_real_request_cancels_running_prefetch(slow_model_path: Path) -> N
     try:
         text = "value = \n"
         completer._remember(
-            request_at(text, 8), "x", "model", slow
+            request_at(text, 8), ["x"], slow
         )  # schedules the prefetch of "value = x"
         for _ in range(400):
             if worker._running is not None:
@@ -81,7 +81,7 @@ async def test_accepting_while_the_prefetch_runs_adopts_it(slow_model_path: Path
         {"completion": {"maxTokensLine": 200, "maxPredictMs": 60000, "debounceMs": 0}}
     )
     try:
-        completer._remember(request_at("value = \n", 8), "x", "model", settings)
+        completer._remember(request_at("value = \n", 8), ["x"], settings)
         for _ in range(400):
             if worker._running is not None:
                 break
@@ -116,7 +116,7 @@ async def test_a_prefetched_suggestion_shown_prefetches_its_own_continuation(
         raise AssertionError(f"{completer.stats.prefetches} prefetches, wanted {count}")
 
     try:
-        completer._remember(request_at("value = \n", 8), "xxx", "model", settings)
+        completer._remember(request_at("value = \n", 8), ["xxx"], settings)
         await prefetched(1)  # "value = xxx" is ready...
         shown = await completer.complete(request_at("value = xxx\n", 11), settings)
         assert shown is not None and shown.source == "prefetch" and shown.text == "xxx"

@@ -236,7 +236,7 @@ def test_no_debounce_right_after_an_accept() -> None:
 
     settings, _ = resolve({"completion": {"debounceMs": 40, "prefetch": False}})
     completer = Completer(engine=None)  # type: ignore[arg-type]
-    completer._remember(at("value = "), "compute(1)", "model", settings)
+    completer._remember(at("value = "), ["compute(1)"], settings)
     assert completer._debounce_ms("file:///a.py", 0.0, settings, at("value = compute(1)")) == 0
     assert completer._debounce_ms("file:///a.py", 0.1, settings, at("value = comp")) == 100
     assert completer._debounce_ms("file:///a.py", 0.2, settings, at("value = x")) == 100

@@ -1,5 +1,6 @@
 """`RepositoryContext.refusal`: the gate the document being completed passes (secret-like
-files anywhere, ignored files inside the workspace), the same one repository context passes."""
+files and `completion.disabledGlobs` anywhere, ignored files inside the workspace), the same
+one repository context passes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sc2_lsp.context.settings import RepoContextSettings
-from sc2_lsp.repository import IGNORED, SECRET, RepositoryContext
+from sc2_lsp.repository import DISABLED, IGNORED, SECRET, RepositoryContext
 
 
 @pytest.fixture
@@ -19,8 +20,10 @@ def context(tmp_path: Path) -> Iterator[RepositoryContext]:
     (ws / "node_modules" / "lib").mkdir(parents=True)
     (ws / "src").mkdir()
     (ws / ".gitignore").write_text("dist/\n*.log\n")
+    (ws / ".aiignore").write_text("billing/\n")
+    (ws / ".cursorignore").write_text("*.private.py\n")
     repository = RepositoryContext()
-    repository.configure([ws], RepoContextSettings())
+    repository.configure([ws], RepoContextSettings(), disabled_globs=("*.md", "scratch/"))
     yield repository
     repository.close()
 
@@ -37,10 +40,16 @@ def context(tmp_path: Path) -> Iterator[RepositoryContext]:
         ("ws/run.log", IGNORED),
         ("ws/node_modules/lib/index.js", IGNORED),
         ("ws/src/app.min.js", IGNORED),  # the built-in list: minified, lock, generated files
+        ("ws/billing/rates.py", IGNORED),  # .aiignore
+        ("ws/src/keys.private.py", IGNORED),  # .cursorignore
+        ("ws/README.md", DISABLED),
+        ("ws/scratch/try.py", DISABLED),
+        ("elsewhere/notes.md", DISABLED),  # disabled globs apply outside the workspace too
         ("ws/src/a\x00b.py", None),  # a NUL byte (from a %00 in a URI) is no error
         ("elsewhere/x\x00/.env", SECRET),
         ("elsewhere/app.py", None),  # outside the workspace: only secrets are refused
         ("elsewhere/dist/bundle.py", None),
+        ("elsewhere/billing/rates.py", None),
         ("elsewhere/.env", SECRET),
         ("home/.ssh/config", SECRET),
         ("home/.kube/config", SECRET),  # an anchored pattern matches at any depth here
@@ -76,8 +85,10 @@ def test_the_patterns_come_from_the_settings(context: RepositoryContext, tmp_pat
     assert context.refusal(tmp_path / "ws" / ".env.local") == SECRET
     assert context.refusal(tmp_path / "ws" / "server.pem") is None
     context.configure([tmp_path / "ws"], dataclasses.replace(settings, enabled=False))
-    assert context.refusal(tmp_path / "ws" / "dist" / "x.py") is None  # no index: no ignores
-    assert context.refusal(tmp_path / "ws" / "a.vault") == SECRET  # secrets still
+    # No index: ignore files still refuse completion, and so do secrets.
+    assert context.refusal(tmp_path / "ws" / "dist" / "x.py") == IGNORED
+    assert context.refusal(tmp_path / "ws" / "billing" / "rates.py") == IGNORED
+    assert context.refusal(tmp_path / "ws" / "a.vault") == SECRET
 
 
 def test_inside_a_folder_only_the_path_below_it_is_matched(tmp_path: Path) -> None:
@@ -90,5 +101,19 @@ def test_inside_a_folder_only_the_path_below_it_is_matched(tmp_path: Path) -> No
         assert repository.refusal(ws / "app.py") is None
         assert repository.refusal(ws / "deploy" / ".kube" / "config") == SECRET
         assert repository.refusal(tmp_path / "credentials" / "other.py") == SECRET
+    finally:
+        repository.close()
+
+
+def test_an_ignore_file_written_later_counts_without_an_index(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    repository = RepositoryContext()
+    repository.configure([ws], dataclasses.replace(RepoContextSettings(), enabled=False))
+    try:
+        assert repository.refusal(ws / "draft.py") is None
+        (ws / ".codeiumignore").write_text("draft.py\n")
+        repository.files_changed([ws / ".codeiumignore"], [], [])
+        assert repository.refusal(ws / "draft.py") == IGNORED
     finally:
         repository.close()

@@ -60,3 +60,49 @@ def test_any_typed_prefix_of_a_suggestion_hits(before: str, suggestion: str, aft
     assert hit is not None
     assert hit.text == suggestion[hit.typed :]
     assert (before + suggestion[:typed]).endswith(suggestion[: hit.typed])
+
+
+def test_alternatives_are_kept_best_first_and_distinct() -> None:
+    cache = SuggestionCache()
+    stored = cache.put(URI, "total = ", "\n", ["sum(items)", "sum(items)", "", "0"])
+    assert [item.text for item in stored] == ["sum(items)", "0"]
+    hits = cache.get_all(URI, "total = ", "\n", limit=5)
+    assert [(hit.text, hit.lineage) for hit in hits] == [
+        (item.text, item.lineage) for item in stored
+    ]
+    assert len({item.lineage for item in stored}) == 2
+    assert len(cache.get_all(URI, "total = ", "\n", limit=1)) == 1
+
+
+def test_what_remains_of_a_suggestion_keeps_its_lineage() -> None:
+    cache = SuggestionCache()
+    (first, second) = cache.put(URI, "x = ", "\n", ["foo(bar)", "fizz"])
+    hits = cache.get_all(URI, "x = f", "\n", limit=3)
+    assert [(hit.text, hit.typed, hit.lineage) for hit in hits] == [
+        ("oo(bar)", 1, first.lineage),
+        ("izz", 1, second.lineage),
+    ]
+    assert [hit.text for hit in cache.get_all(URI, "x = foo", "\n", limit=3)] == ["(bar)"]
+
+
+def test_the_rest_of_a_suggestion_being_taken_comes_before_one_computed_here() -> None:
+    cache = SuggestionCache()
+    (block,) = cache.put(URI, "x = ", "\n", "foo(bar)\nbaz()")
+    (prefetched,) = cache.put(URI, "x = foo(bar)", "\n", "  # done", origin="prefetch")
+    hits = cache.get_all(URI, "x = foo(bar)", "\n", limit=3)
+    assert [(hit.text, hit.lineage) for hit in hits] == [
+        ("\nbaz()", block.lineage),
+        ("  # done", prefetched.lineage),
+    ]
+    assert cache.get(URI, "x = foo(bar)", "\n") == hits[0]
+
+
+def test_a_new_suggestion_for_a_state_keeps_the_earlier_ones_behind_it() -> None:
+    cache = SuggestionCache()
+    (prefetched,) = cache.put(URI, "x = ", "\n", "a()", origin="prefetch")
+    (computed,) = cache.put(URI, "x = ", "\n", "b()")
+    hits = cache.get_all(URI, "x = ", "\n", limit=3)
+    assert [(hit.text, hit.lineage) for hit in hits] == [
+        ("b()", computed.lineage),
+        ("a()", prefetched.lineage),
+    ]

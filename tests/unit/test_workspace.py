@@ -318,3 +318,49 @@ def test_stats_report_files_definitions_and_memory(
     stats = indexed(root, indexes).stats
     assert (stats.files, stats.parsed_files, stats.definitions) == (1, 1, 3)
     assert stats.approx_bytes > 0
+
+
+def test_ai_ignore_files_add_exclusions_at_any_depth(tmp_path: Path) -> None:
+    root = write_tree(
+        tmp_path,
+        {
+            ".gitignore": "build/\n",
+            ".aiignore": "secrets_dir/\n",
+            ".cursorignore": "*.private.py\n",
+            "app/.aiexclude": "internal.py\n",
+            "app/.codeiumignore": "drafts/\n",
+            "app/internal.py": "x = 1\n",
+            "app/public.py": "x = 1\n",
+            "app/drafts/d.py": "x = 1\n",
+            "app/keys.private.py": "x = 1\n",
+            "secrets_dir/a.py": "x = 1\n",
+            "build/.aiignore": "!*\n",
+            "build/out.py": "x = 1\n",
+            "main.py": "x = 1\n",
+        },
+    )
+    workspace = Workspace([root], RepoContextSettings())
+    assert walked(workspace) == {
+        ".aiignore",
+        ".cursorignore",
+        ".gitignore",
+        "app/.aiexclude",
+        "app/.codeiumignore",
+        "app/public.py",
+        "main.py",
+    }
+    # A negation in an AI ignore file cannot bring back what .gitignore ignores.
+    assert not workspace.is_allowed(root / "build" / "out.py")
+
+
+def test_an_ai_ignore_file_change_drops_newly_ignored_files(
+    tmp_path: Path, indexes: list[WorkspaceIndex]
+) -> None:
+    root = write_tree(tmp_path, {"pay/rates.py": "def secret_rate():\n    pass\n"})
+    index = indexed(root, indexes)
+    assert index.definitions_named("secret_rate")
+    (root / ".aiignore").write_text("pay/\n")
+    index.files_changed([root / ".aiignore"], [], [])
+    assert index.wait_ready(10)
+    assert index.definitions_named("secret_rate") == []
+    assert not index.is_allowed(root / "pay" / "rates.py")

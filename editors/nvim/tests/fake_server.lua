@@ -8,6 +8,7 @@ function M.new()
     requests = {}, -- every inlineCompletion request: { params, id, answered, cancelled }
     cancelled = {}, -- ids from $/cancelRequest
     notifications = {}, -- method -> list of params
+    commands = {}, -- every workspace/executeCommand's params
     respond = nil, -- fun(params): result; nil holds requests until fake.answer()
     dispatchers = nil,
   }
@@ -35,7 +36,9 @@ function M.new()
             capabilities = {
               inlineCompletionProvider = true,
               textDocumentSync = { openClose = true, change = 1 },
-              executeCommandProvider = { commands = { 'sc2.status' } },
+              executeCommandProvider = {
+                commands = { 'sc2.status', 'sc2.accepted', 'sc2.partiallyAccepted' },
+              },
             },
             serverInfo = { name = 'fake', version = '0' },
           })
@@ -57,6 +60,9 @@ function M.new()
           end)
         end
       else
+        if method == 'workspace/executeCommand' then
+          table.insert(fake.commands, params)
+        end
         vim.schedule(function()
           callback(nil, vim.NIL)
         end)
@@ -93,11 +99,30 @@ function M.new()
   return fake
 end
 
---- An InlineCompletionList with one plain item per string (empty range at `pos` if given).
+--- An InlineCompletionList with one plain item per string (with `range` if given).
 function M.items(texts, range)
   local items = {}
   for _, t in ipairs(texts) do
     table.insert(items, { insertText = t, range = range })
+  end
+  return { items = items }
+end
+
+--- Items as sc2-lsp makes them for a request: each with its accept command (answer `id`, its
+--- index, the request's position), and an empty range at the position only with `at_end`.
+function M.sc2_items(texts, params, id, at_end)
+  local items = {}
+  local position = params.position
+  for index, t in ipairs(texts) do
+    table.insert(items, {
+      insertText = t,
+      range = at_end and { start = position, ['end'] = position } or nil,
+      command = {
+        title = 'accepted',
+        command = 'sc2.accepted',
+        arguments = { { id = id, index = index - 1, position = position } },
+      },
+    })
   end
   return { items = items }
 end

@@ -219,12 +219,35 @@ local function plugin_engine_tests(dir)
   )
   H.eq('cursor after accepted text', { 2, 14 }, api.nvim_win_get_cursor(0))
 
+  -- The server hears of accepts: a word taken, then the rest with <Tab>.
+  fake.respond = function(params)
+    return Fake.sc2_items({ 'total(1)' }, params, 'a7', true)
+  end
+  H.type('<CR>t = ', shows('total(1)'))
+  H.type('<M-Right>', shows('(1)'))
+  H.type('<Tab>', function()
+    return #fake.commands >= 2
+  end)
+  local position = fake.requests[#fake.requests].params.position
+  H.eq('reported: a word, then the rest', {
+    {
+      command = 'sc2.partiallyAccepted',
+      arguments = { { id = 'a7', index = 0, length = 5, position = position } },
+    },
+    {
+      command = 'sc2.accepted',
+      arguments = { { id = 'a7', index = 0, length = 3, position = position } },
+    },
+  }, fake.commands)
+
   -- Leaving Insert mode clears.
   H.type('<Esc>', function()
     return H.mode() == 'n'
   end)
   H.sleep(40)
   H.eq('InsertLeave clears ghost text', nil, mark())
+  api.nvim_buf_set_lines(buf, 2, -1, false, {})
+  fake.commands = {}
 
   -- Accept with <Tab>, replacing the range's text after the cursor.
   api.nvim_buf_set_lines(buf, -1, -1, false, { 'call()' })
@@ -459,6 +482,48 @@ local function builtin_tests(dir)
     return H.line(buf, 0) == 'v = alphaTABMAPalpha beta'
   end)
   H.eq('<Tab> accepts built-in ghost text', 'v = alphaTABMAPalpha beta', H.line(buf, 0))
+
+  -- Items as sc2-lsp sends them. At a line end (a range at the cursor), typing the start of
+  -- the suggestion and pressing <Tab> before the next answer inserts only the rest: the item
+  -- still shown is the old one, and its range is where the text began.
+  fake.respond = function(params)
+    return Fake.sc2_items({ 'alpha beta', 'gamma' }, params, 'a3', true)
+  end
+  H.type('<CR>w = ', shows('alpha beta'))
+  local row = api.nvim_win_get_cursor(0)[1] - 1
+  H.type('al<Tab>', function()
+    return H.line(buf, row) == 'w = alpha beta'
+  end)
+  H.eq('typed, then <Tab> at once: typed text + the rest', 'w = alpha beta', H.line(buf, row))
+  local reported = fake.commands[#fake.commands]
+  H.eq('the accept reported with the characters inserted', {
+    command = 'sc2.accepted',
+    arguments = { { id = 'a3', index = 0, length = 8, position = { line = row, character = 4 } } },
+  }, reported)
+  -- Typed something else: the old item does not fit any more, <Tab> is <Tab>.
+  H.type('<CR>w = ', shows('alpha beta'))
+  row = api.nvim_win_get_cursor(0)[1] - 1
+  H.type('zz<Tab>', function()
+    return H.line(buf, row) == 'w = zzTABMAP'
+  end)
+  H.eq('a stale item that does not fit is not inserted', 'w = zzTABMAP', H.line(buf, row))
+  -- Mid-line: no range, so the built-in draws inline and the rest of the line stays visible.
+  fake.respond = function(params)
+    return Fake.sc2_items({ 'one, ' }, params, 'a4', false)
+  end
+  H.type('<Esc>', function()
+    return H.mode() == 'n'
+  end)
+  api.nvim_buf_set_lines(buf, row + 1, row + 1, false, { 'f(2)' })
+  api.nvim_win_set_cursor(0, { row + 2, 1 })
+  H.type('a', shows('one, '))
+  local ns = require('sc2_lsp.builtin').ns()
+  local mark = api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })[1]
+  H.eq('mid-line ghost text is inline', 'inline', mark and mark[4].virt_text_pos)
+  H.type('on<Tab>', function()
+    return H.line(buf, row + 1) == 'f(one, 2)'
+  end)
+  H.eq('mid-line: typed, then <Tab>: the rest at the cursor', 'f(one, 2)', H.line(buf, row + 1))
   stop_all()
 end
 

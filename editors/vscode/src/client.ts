@@ -1,6 +1,6 @@
 // Owns the language client: finding and starting `sc2-lsp --stdio`, stopping and restarting
 // it, the middleware that answers `workspace/configuration` from `sc2.*`, and the plumbing
-// from `$/progress`, `sc2/status` and in-flight requests into the status store.
+// from `$/progress` and `sc2/status` into the status store.
 
 import * as fs from 'fs';
 import * as os from 'os';
@@ -65,6 +65,11 @@ export class Sc2Client implements vscode.Disposable {
 
   get running(): boolean {
     return this.client?.state === State.Running;
+  }
+
+  /** The language client while it runs (inline.ts sends its requests through it). */
+  get languageClient(): LanguageClient | undefined {
+    return this.running ? this.client : undefined;
   }
 
   start(): Promise<void> {
@@ -186,14 +191,9 @@ export class Sc2Client implements vscode.Disposable {
             });
           },
         },
-        provideInlineCompletionItems: async (document, position, context, token, next) => {
-          this.store.update((s) => ({ ...s, pending: s.pending + 1 }));
-          try {
-            return await next(document, position, context, token);
-          } finally {
-            this.store.update((s) => ({ ...s, pending: Math.max(0, s.pending - 1) }));
-          }
-        },
+        // Ghost text comes from the extension's own provider (inline.ts), which also reports
+        // partial accepts; the client's would ask the server a second time.
+        provideInlineCompletionItems: () => undefined,
         // Ghost text already shows the suggestion; a suggest-widget request on every space or
         // dot would also cancel the inline request running on the server's single model.
         provideCompletionItem: (document, position, context, token, next) =>

@@ -1,9 +1,10 @@
-// Entry point: wires the log channel, status store, status bar, language client and
-// commands together, and keeps the server's settings in sync with `sc2.*`.
+// Entry point: wires the log channel, status store, status bar, language client, ghost-text
+// provider and commands together, and keeps the server's settings in sync with `sc2.*`.
 
 import * as vscode from 'vscode';
 import { Sc2Client } from './client';
 import { registerCommands } from './commands';
+import { InlineProvider, registerInlineProvider } from './inline';
 import { completionsEnabled, RESTART_KEYS, type SettingsReader } from './settings';
 import { StatusStore } from './status';
 import { StatusBar } from './statusBar';
@@ -27,6 +28,7 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     log,
     new StatusBar(store),
+    registerInlineProvider(new InlineProvider(() => sc2.languageClient, store)),
     registerCommands({ client: sc2, log, settings }),
     vscode.window.onDidChangeActiveTextEditor(refreshEnabled),
     vscode.workspace.onDidChangeConfiguration((event) => {

@@ -13,6 +13,8 @@ export const SERVER_KEYS = [
   'model.nThreads',
   'completion.enable',
   'completion.disabledLanguages',
+  'completion.disabledGlobs',
+  'completion.suggestions',
   'completion.multiline',
   'completion.maxTokens',
   'completion.maxTokensLine',
@@ -20,6 +22,7 @@ export const SERVER_KEYS = [
   'completion.maxPredictMs',
   'prompt.maxPromptTokens',
   'repository.enabled',
+  'stats.enable',
   'logLevel',
 ] as const;
 

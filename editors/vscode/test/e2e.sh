@@ -59,6 +59,22 @@ trap cleanup EXIT
 for _ in $(seq 1 100); do [ -s "$RUN/hub-url" ] && break; sleep 0.1; done
 
 printf 'a = 1' > "$RUN/ws/main.py"
+# A notebook whose third cell is completed with the cells before it in the prompt.
+cat > "$RUN/ws/analysis.ipynb" <<'JSON'
+{
+ "cells": [
+  {"cell_type": "code", "execution_count": null, "id": "c1", "metadata": {}, "outputs": [],
+   "source": ["import numpy as np\n", "rates = np.array([1.5, 2.5])"]},
+  {"cell_type": "markdown", "id": "m1", "metadata": {}, "source": ["Total of the rates"]},
+  {"cell_type": "code", "execution_count": null, "id": "c2", "metadata": {}, "outputs": [],
+   "source": ["total ="]}
+ ],
+ "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+  "language_info": {"name": "python"}},
+ "nbformat": 4,
+ "nbformat_minor": 5
+}
+JSON
 # The server is found on PATH (sc2.server.path stays empty): only sc2-lsp is exposed there.
 ln -s "$(dirname "$PY")/sc2-lsp" "$RUN/bin/sc2-lsp"
 cat > "$RUN/ud/User/settings.json" <<JSON
@@ -78,6 +94,9 @@ cat > "$RUN/ud/User/settings.json" <<JSON
   "editor.suggestOnTriggerCharacters": false,
   "editor.wordBasedSuggestions": "off",
   "editor.fontSize": 16,
+  "editor.inlineSuggest.showToolbar": "always",
+  "notebook.cellToolbarLocation": { "default": "hidden" },
+  "notebook.globalToolbar": false,
   "sc2.completion.maxTokensLine": 6
 }
 JSON
@@ -107,8 +126,11 @@ PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); p
 sed -i "s/^bind-addr: .*/bind-addr: 127.0.0.1:$PORT/" "$RUN/config.yaml"
 # VSCODE_CLI=1: the server then gives the extension host this environment as is, instead of
 # one re-read from a login shell (whose /etc/profile would drop $RUN/bin from PATH).
+# --enable-proposed-api: the extension may use the inlineCompletionsAdditions proposal, whose
+# partial-accept hook reports accept-word to the server's statistics (kept in $RUN/state).
 VSCODE_CLI=1 PATH=$RUN/bin:$PATH SC2_LSP_MODEL_DIR=$RUN/model-cache HF_ENDPOINT=$(cat "$RUN/hub-url") \
-  HF_HUB_DISABLE_TELEMETRY=1 setsid "$CS" "${CSARGS[@]}" --ignore-last-opened "$RUN/ws" \
+  HF_HUB_DISABLE_TELEMETRY=1 SC2_LSP_STATE_DIR=$RUN/state setsid "$CS" "${CSARGS[@]}" \
+  --enable-proposed-api sc2-lsp.sc2-lsp --ignore-last-opened "$RUN/ws" \
   > "$RUN/code-server.log" 2>&1 &
 CS_PID=$!
 for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
@@ -118,7 +140,8 @@ echo "== scenario in headless Chromium ($(ms) ms)"
 set +e
 E2E_URL=http://127.0.0.1:$PORT E2E_WS=$RUN/ws E2E_SHOTS=$RUN/shots E2E_CHROMIUM=$CHROMIUM \
   E2E_MACHINE_SETTINGS=$RUN/ud/Machine/settings.json E2E_LOGS=$RUN/ud/logs \
-  E2E_MISSING_MODEL=$RUN/models/missing.gguf \
+  E2E_MISSING_MODEL=$RUN/models/missing.gguf E2E_LINES_MODEL=$RUN/models/lines.gguf \
+  E2E_STATE=$RUN/state E2E_SC2=$RUN/bin/sc2-lsp \
   timeout 300 node "$HERE/out/test/e2e/harness.js"
 rc=$?
 set -e

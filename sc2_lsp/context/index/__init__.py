@@ -20,7 +20,7 @@ from sc2_lsp.context.index.table import FileRecord
 from sc2_lsp.context.index.workspace import Workspace
 from sc2_lsp.context.settings import RepoContextSettings
 
-__all__ = ["FileRecord", "IndexStats", "WorkspaceIndex"]
+__all__ = ["FileRecord", "IndexStats", "Workspace", "WorkspaceIndex"]
 
 _EDIT_DEBOUNCE_SECONDS = 0.25
 

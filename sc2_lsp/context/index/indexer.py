@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sc2_lsp.context.index.state import IndexState, extract_buffer
 from sc2_lsp.context.index.table import FileRecord
+from sc2_lsp.context.index.workspace import IGNORE_FILES
 from sc2_lsp.context.languages import extract_symbols, structure_language
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class Indexer:
                 state.events.push(Path(os.path.normpath(path)), "delete", front=False)
             for path in [*created, *changed]:
                 resolved = Path(os.path.normpath(path))
-                ignore_file = resolved.name in (".gitignore", "exclude")
+                ignore_file = resolved.name in (*IGNORE_FILES, "exclude")
                 state.events.push(resolved, "ignore" if ignore_file else "disk", front=False)
             state.wake.notify_all()
 
@@ -192,7 +193,7 @@ class Indexer:
                 state.forget_dir(path)
             elif action == "ignore":
                 state.workspace.forget(path)
-                self._rescan(path.parent if path.name == ".gitignore" else None)
+                self._rescan(path.parent if path.name in IGNORE_FILES else None)
             else:
                 self._index_from_disk(path, walking=False)
         except Exception:

@@ -259,6 +259,16 @@ function M.attach(client, bufnr)
       clear_items(s, bufnr)
     end,
   })
+  -- Attached while the user types: ask now, not only from the next keystroke on.
+  M.refresh(bufnr)
+end
+
+--- Ask for the cursor's suggestion (debounced) when the user is typing in `bufnr` and nothing
+--- is shown: after attaching, or once the model is ready.
+function M.refresh(bufnr)
+  if M.states[bufnr] and cursor(bufnr) and in_insert_mode() and not M.visible(bufnr) then
+    on_change(bufnr)
+  end
 end
 
 function M.detach(_, bufnr)
@@ -331,11 +341,9 @@ local function accept(bufnr, pick)
       api.nvim_buf_set_text(buf, row, col, row, replace_end, lines)
       api.nvim_win_set_cursor(0, text.cursor_after(row, col, part))
     end
-    if full and item.command then
-      local client = vim.lsp.get_client_by_id(s.client_id)
-      if client then
-        server.request(client, 'workspace/executeCommand', item.command, function() end, buf)
-      end
+    local client = vim.lsp.get_client_by_id(s.client_id)
+    if client then
+      server.report_accept(client, item.command, part, full, buf)
     end
     if not full then
       render(s, buf)

@@ -100,6 +100,24 @@ function M.setup(opts)
     end,
   })
 
+  -- Requests made while the model loaded got nothing: once it is ready, ask again where the
+  -- user is typing.
+  local ready = {}
+  vim.api.nvim_create_autocmd('User', {
+    group = group,
+    pattern = 'Sc2Status',
+    callback = function(args)
+      local id, payload = args.data.client_id, args.data.status
+      local now = type(payload) == 'table' and vim.tbl_get(payload, 'model', 'state') == 'ready'
+      local bufnr = vim.api.nvim_get_current_buf()
+      local client = vim.lsp.get_client_by_id(id)
+      if now and not ready[id] and client and client.attached_buffers[bufnr] then
+        engine().refresh(bufnr)
+      end
+      ready[id] = now
+    end,
+  })
+
   server.register(options, { ['sc2/status'] = status.on_status }, options._legacy_register)
   -- Our mappings are not expr mappings, so accepting may finish synchronously (`true`).
   require('sc2_lsp.keymaps').set(options.keymaps, {

@@ -129,6 +129,36 @@ function M.command(client, command, handler)
   M.request(client, 'workspace/executeCommand', { command = command, arguments = {} }, handler)
 end
 
+--- Run an LSP command (an item's accept command) on the server: workspace/executeCommand
+--- takes only its name and arguments.
+---@param client vim.lsp.Client
+---@param command lsp.Command
+---@param bufnr integer?
+function M.run_command(client, command, bufnr)
+  local params = { command = command.command, arguments = command.arguments }
+  M.request(client, 'workspace/executeCommand', params, function() end, bufnr)
+end
+
+--- Tell the server what was accepted (its statistics): the item's own accept command when the
+--- rest of the item went in, a partial accept for a word or a line; both say how many
+--- characters were inserted. Items without the server's command are not reported.
+---@param client vim.lsp.Client
+---@param command lsp.Command? the item's command
+---@param part string what was inserted
+---@param full boolean
+---@param bufnr integer?
+function M.report_accept(client, command, part, full, bufnr)
+  local argument = command and command.arguments and command.arguments[1]
+  if type(argument) ~= 'table' or argument.id == nil then
+    return
+  end
+  local signal = vim.tbl_extend('force', argument, { length = vim.fn.strchars(part) })
+  M.run_command(client, {
+    command = full and command.command or 'sc2.partiallyAccepted',
+    arguments = { signal },
+  }, bufnr)
+end
+
 --- Push new "sc2" settings to running clients (workspace/didChangeConfiguration).
 ---@param settings table
 function M.push_settings(settings)

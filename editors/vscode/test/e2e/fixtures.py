@@ -1,7 +1,8 @@
 """Fixtures for test/e2e.sh: deterministic GGUF models and a local stand-in for the HF Hub.
 
-    fixtures.py models DIR      writes DIR/space-x.gguf (every completion is " x x x ...")
-                                and DIR/x.gguf (every completion is "xxx...")
+    fixtures.py models DIR      writes DIR/space-x.gguf (every completion is " x x x ..."),
+                                DIR/x.gguf (every completion is "xxx...") and DIR/lines.gguf
+                                (every completion a block of "x" lines)
     fixtures.py hub MODEL URLF  serves MODEL as test/tiny-GGUF:tiny.gguf, writes the base URL
                                 to URLF and serves until killed (for `sc2-lsp model pull`)
 
@@ -18,7 +19,12 @@ ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT))
 
 from tests.fakehub import FakeHub  # noqa: E402
-from tests.gguf_factory import emit_token_for, synthetic_vocab, write_starcoder2  # noqa: E402
+from tests.gguf_factory import (  # noqa: E402
+    emit_token_for,
+    synthetic_vocab,
+    with_token,
+    write_starcoder2,
+)
 
 
 def models(out: Path) -> None:
@@ -26,6 +32,8 @@ def models(out: Path) -> None:
     vocab = synthetic_vocab()
     for name, token in (("space-x.gguf", " x"), ("x.gguf", "x")):
         write_starcoder2(out / name, vocab=vocab, emit_token=emit_token_for(vocab, token))
+    lines_vocab, newline_x = with_token(vocab, "x\n")
+    write_starcoder2(out / "lines.gguf", vocab=lines_vocab, emit_token=newline_x)
 
 
 def hub(model: Path, url_file: Path) -> None:

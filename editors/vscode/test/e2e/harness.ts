@@ -7,146 +7,34 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { chromium, type Page } from 'playwright-core';
-
-const env = (name: string): string => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (run test/e2e.sh)`);
-  return value;
-};
-const URL_BASE = env('E2E_URL');
-const WS = env('E2E_WS');
-const SHOTS = env('E2E_SHOTS');
-const MACHINE_SETTINGS = env('E2E_MACHINE_SETTINGS');
-const LOGS = env('E2E_LOGS');
-const MISSING_MODEL = env('E2E_MISSING_MODEL');
-const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
-const FILE = 'main.py';
-
-const t0 = Date.now();
-const log = (message: string): void => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${message}`);
-let failures = 0;
-function check(name: string, ok: boolean, detail = ''): boolean {
-  console.log(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` -- ${detail}` : ''}`);
-  if (!ok) failures++;
-  return ok;
-}
-
-async function waitFor<T>(page: Page, probe: () => Promise<T>, ok: (value: T) => boolean, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  let value = await probe();
-  while (!ok(value) && Date.now() < end) {
-    await page.waitForTimeout(100);
-    value = await probe();
-  }
-  return value;
-}
-
-/** The ghost text on screen, spaces normalised (Monaco renders them as U+00A0). */
-async function ghostText(page: Page): Promise<string> {
-  const text = await page.evaluate(() =>
-    Array.from(document.querySelectorAll('.editor-instance .monaco-editor [class*="ghost-text"]'))
-      .filter((el) => !el.querySelector('[class*="ghost-text"]'))
-      .map((el) => el.textContent ?? '')
-      .join(''),
-  );
-  return text.replace(/\u00a0/g, ' ');
-}
-
-/** The accessible label of the SC2 status-bar item ("SC2: ready, ..."), or "". */
-async function statusLabel(page: Page): Promise<string> {
-  return page.evaluate(
-    () => document.querySelector('.part.statusbar [aria-label^="SC2:"]')?.getAttribute('aria-label') ?? '',
-  );
-}
-
-async function waitStatus(page: Page, prefix: string, ms = 30000): Promise<string> {
-  const t = Date.now();
-  const label = await waitFor(page, () => statusLabel(page), (l) => l.startsWith(prefix), ms);
-  log(`status bar "${label}" after ${Date.now() - t} ms`);
-  return label;
-}
-
-/** Filters the open quick pick by `text` and picks the row it focuses (which must match). */
-async function quickPick(page: Page, text: string, listedFirst = false): Promise<void> {
-  const row = `.quick-input-list .monaco-list-row[aria-label*="${text}"]`;
-  // A pick opened by an extension appears a moment after the command runs; typing earlier
-  // would go to the previous one.
-  if (listedFirst) await page.waitForSelector(row, { timeout: 10000 });
-  await page.keyboard.type(text);
-  await page.waitForSelector(`${row}.focused`, { timeout: 10000 });
-  await page.keyboard.press('Enter');
-}
-
-/** Clicks the SC2 status-bar item, then moves the mouse away so its hover cannot cover toasts. */
-async function openMenu(page: Page): Promise<void> {
-  await page.click('.part.statusbar [aria-label^="SC2:"]');
-  await page.mouse.move(640, 300);
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-}
-
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await quickPick(page, title);
-}
-
-async function focusEditorEnd(page: Page): Promise<void> {
-  await page.click(`.editor-instance .monaco-editor .view-lines`);
-  await page.keyboard.press('Control+End');
-}
-
-/** Types on a new last line and waits for ghost text equal to `expected`. */
-async function typeForGhost(page: Page, typed: string, expected: string, ms = 15000): Promise<string> {
-  await focusEditorEnd(page);
-  await page.keyboard.press('Enter');
-  const t = Date.now();
-  await page.keyboard.type(typed, { delay: 40 });
-  const ghost = await waitFor(page, () => ghostText(page), (g) => g === expected, ms);
-  log(`typed "${typed}": ghost ${JSON.stringify(ghost)} after ${Date.now() - t} ms`);
-  return ghost;
-}
-
-async function saveAndRead(page: Page, want: (text: string) => boolean): Promise<string> {
-  await page.keyboard.press('Control+S');
-  const file = path.join(WS, FILE);
-  return waitFor(page, async () => fs.readFileSync(file, 'utf8'), want, 5000);
-}
-
-function editSettings(file: string, change: (settings: Record<string, unknown>) => void): void {
-  const settings = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  change(settings);
-  // In place, as an editor saves: VS Code watches this path (a rename would go unnoticed).
-  fs.writeFileSync(file, JSON.stringify(settings, null, 2));
-}
-
-/** The SC2 log channel's file (VS Code writes LogOutputChannels under the logs folder). */
-function sc2Log(): string {
-  const found: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (/SC2\.log$/.test(entry.name)) found.push(full);
-    }
-  };
-  if (fs.existsSync(LOGS)) walk(LOGS);
-  return found.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
-}
-
-const count = (text: string, needle: string): number => text.split(needle).length - 1;
-
-const SENT = 'settings for the server: ';
-
-/** Waits until the extension has answered `workspace/configuration` with `fragment` in it. */
-async function waitSettingsSent(page: Page, before: number, fragment: string): Promise<boolean> {
-  const sent = (): string[] => sc2Log().split('\n').filter((l) => l.includes(SENT)).slice(before);
-  const lines = await waitFor(page, async () => sent(), (l) => l.some((x) => x.includes(fragment)), 10000);
-  return lines.some((x) => x.includes(fragment));
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SHOTS, name) });
-}
+import { checkAccepts, steering } from './steering';
+import {
+  CHROMIUM,
+  check,
+  count,
+  editSettings,
+  failed,
+  FILE,
+  ghostText,
+  log,
+  MACHINE_SETTINGS,
+  MISSING_MODEL,
+  openMenu,
+  quickPick,
+  runCommand,
+  saveAndRead,
+  SENT,
+  sc2Log,
+  shot,
+  SHOTS,
+  statusLabel,
+  typeForGhost,
+  URL_BASE,
+  waitFor,
+  waitSettingsSent,
+  waitStatus,
+  WS,
+} from './workbench';
 
 async function scenario(page: Page): Promise<void> {
   await page.goto(`${URL_BASE}/?folder=${encodeURIComponent(WS)}`);
@@ -194,6 +82,8 @@ async function scenario(page: Page): Promise<void> {
   await page.keyboard.press('Escape');
   saved = await saveAndRead(page, (t) => /^c = x$/m.test(t));
   check('Ctrl+Right accepted one word; saved file has "c = x"', ghost2 === ' x x x x x x' && /^c = x$/m.test(saved), JSON.stringify(saved));
+  // The server heard of both: Tab's accept command, and the partial accepts through the hook.
+  await checkAccepts(page, 'Tab and two Ctrl+Right', { accepted: 1, partlyAccepted: 1, charsAccepted: 14 });
 
   // 3. A settings change reaches the server through workspace/configuration.
   // Through the Settings editor, as a user would (it also shows the contributed settings).
@@ -283,6 +173,9 @@ async function scenario(page: Page): Promise<void> {
   const ghost5 = await typeForGhost(page, 'g =', 'xx');
   check('command "SC2: Restart Server": a new server answers', restarted.startsWith('SC2: ready') && ghost5 === 'xx', `${restarted} ${JSON.stringify(ghost5)}`);
   await page.keyboard.press('Escape');
+
+  // 8. A notebook cell; alternatives (steering.ts).
+  await steering(page);
 }
 
 async function main(): Promise<void> {
@@ -305,8 +198,8 @@ async function main(): Promise<void> {
     await context.close();
     fs.rmSync(profile, { recursive: true, force: true });
   }
-  log(failures === 0 ? 'ALL PASS' : `${failures} FAILURE(S)`);
-  process.exit(failures === 0 ? 0 : 1);
+  log(failed() === 0 ? 'ALL PASS' : `${failed()} FAILURE(S)`);
+  process.exit(failed() === 0 ? 0 : 1);
 }
 
 void main();

@@ -22,6 +22,8 @@ test('every server key is contributed, and sent with its default', () => {
     completion: {
       enable: true,
       disabledLanguages: [],
+      disabledGlobs: [],
+      suggestions: 3,
       multiline: 'auto',
       maxTokens: 128,
       maxTokensLine: 48,
@@ -30,6 +32,7 @@ test('every server key is contributed, and sent with its default', () => {
     },
     prompt: { maxPromptTokens: 3072 },
     repository: { enabled: true },
+    stats: { enable: true },
     logLevel: 'info',
   });
 });
