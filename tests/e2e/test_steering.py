@@ -258,12 +258,15 @@ async def test_a_notebook_cell_is_completed_with_the_cells_around_it(
     assert item.range == types.Range(
         start=types.Position(line=0, character=8), end=types.Position(line=0, character=8)
     )
-    prefix, suffix = (await last_prompt(client)).split("<fim_suffix>")
+    prompt = await last_prompt(client)
+    prefix, suffix = prompt.split("<fim_suffix>")
     assert prefix.endswith(
         "analysis.ipynb\n# %%\nimport numpy as np\nrates = np.array([1, 2])\n\n"
         "# %% [markdown]\n# Totals\n\n# %%\ntotal = "
     )
-    assert suffix.startswith("\n\n# %%\nprint(total)")
+    # The following cells: the far part of the suffix, shown before the notebook's FIM part.
+    assert suffix == "\n<fim_middle>"
+    assert "<file_sep>analysis.ipynb\n\n# %%\nprint(total)" in prompt.split("<fim_prefix>")[0]
     assert await inline(client, cell_uris[1], 0, 3) == []  # markdown cells get nothing
     # An edit in the first cell reaches the next prompt.
     client.notebook_document_did_change(
