@@ -1,9 +1,10 @@
-"""Completer: the one place where a completion is composed and scheduled.
+"""Completer: the one place where a completion is composed.
 
 request → prompt (`prompting`) → engine (one generation at a time, superseded per document)
-→ post-processing → Suggestion; around it the latency work: the typed-ahead cache, the
-prefetch of accepted states (adopted by the request that reaches them), the debounce and the
-prompt-time budget.
+→ post-processing → Suggestion, with the typed-ahead cache (`suggestions`) in front, the
+debounce from the typing rhythm (`rhythm`), the file window kept while typing and the
+prompt-time budget; after an answer, the work done while the user reads it (alternatives and
+the prefetch of accepted states) is the `speculation.Speculator`'s.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from sc2_lsp.prompting import (
     Prepared,
     Request,
     TokenCache,
-    accepted_state,
     new_tokens,
     prepare,
 )
+from sc2_lsp.rhythm import TypingRhythm
+from sc2_lsp.speculation import Found, Speculator, cursor_key
 from sc2_lsp.suggestions import (
     AFTER_CHARS,
     BEFORE_CHARS,
@@ -37,16 +39,12 @@ from sc2_lsp.suggestions import (
     SuggestionCache,
     distinct,
     new_lineage,
-    state_key,
 )
 from sc2_lsp.trace import NO_TRACE, Trace
 
 log = logging.getLogger(__name__)
 
-PREFETCH_DELAY_S = 0.02
 WINDOW_ANCHOR_CHARS = 64
-RHYTHM_GAP_MS = 1000.0
-"""A longer gap between keystrokes is a pause, not part of the user's typing rhythm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,26 +63,6 @@ class Suggestion:
         return self.items[0].text
 
 
-def adaptive_debounce(
-    base_ms: float,
-    typing_interval_ms: float,
-    ceiling_ms: float = 250,
-    model_ms: float | None = None,
-) -> float:
-    """Wait about as long as the user's usual gap between keystrokes, within [base, ceiling].
-
-    Someone typing steadily every 120 ms gets ~120 ms, so no generation starts and is thrown
-    away mid-word. When the model answers faster than they type (`model_ms`, measured), there
-    is nothing to save by waiting: every keystroke gets its suggestion after `base`.
-    """
-    if typing_interval_ms <= 0 or (model_ms is not None and model_ms <= typing_interval_ms):
-        return base_ms
-    return max(base_ms, min(typing_interval_ms, max(base_ms, ceiling_ms)))
-
-
-Found = tuple[str, Prepared, Generation]
-
-
 @dataclass(frozen=True, slots=True)
 class Window:
     """Where a document's prompt window starts, the text found there, and how many tokens of
@@ -93,26 +71,6 @@ class Window:
     start: int
     anchor: str
     near: int
-
-
-def cursor_key(request: Request, inserted: str = "") -> tuple[str, str, str]:
-    """The cache key of the request's cursor, after `inserted` is typed there (if any).
-
-    Sliced around the cursor, never copying the document: this runs on every keystroke.
-    """
-    text, offset = request.snapshot.text, request.cursor.offset
-    before = text[max(0, offset - BEFORE_CHARS) : offset] + inserted
-    return state_key(request.snapshot.uri, before, text[offset : offset + AFTER_CHARS])
-
-
-@dataclass(slots=True)
-class Speculation:
-    """A prefetch in flight: the state it computes, so a real request for it can adopt it."""
-
-    key: tuple[str, str, str]
-    token: CancelToken
-    job: asyncio.Future[Found | None]
-    adopted: bool = False
 
 
 @dataclass(slots=True)
@@ -124,7 +82,6 @@ class Stats:
     reused_tokens: int = 0
     cache_hits: int = 0
     prefetch_hits: int = 0
-    prefetches: int = 0
     last_latency_ms: float = 0.0
 
 
@@ -138,19 +95,15 @@ class Completer:
     stats: Stats = field(default_factory=Stats)
     cache: SuggestionCache = field(default_factory=SuggestionCache)
     last_prompt: str | None = None
+    rhythm: TypingRhythm = field(default_factory=TypingRhythm)
+    speculator: Speculator = field(init=False)
     _latest: dict[str, CancelToken] = field(default_factory=dict)
-    prompt_speed: float | None = None
-    """Measured prompt evaluation speed (tokens/s, moving average)."""
-    model_ms: float | None = None
-    """Measured time of a finished generation, prompt included (ms, moving average)."""
-    _typing: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _speculation: Speculation | None = None
     _windows: dict[str, Window] = field(default_factory=dict)
     """Per document, the file window the last prompt used, kept while typing."""
-    _answered: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """Per document, the text before the cursor of the last answer and the suggestion given."""
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _counters: dict[int, TokenCache] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.speculator = Speculator(self)
 
     @property
     def busy(self) -> bool:
@@ -191,9 +144,8 @@ class Completer:
 
     def _near_suffix_tokens(self, settings: Settings) -> int:
         """How much of the cursor's block the FIM suffix can hold within `nearSuffixMs`."""
-        if self.prompt_speed is None:
-            return 0
-        return int(self.prompt_speed * settings.prompt.near_suffix_ms / 1000)
+        speed = self.rhythm.prompt_speed
+        return 0 if speed is None else int(speed * settings.prompt.near_suffix_ms / 1000)
 
     def _prepare_within_budget(
         self, request: Request, settings: Settings
@@ -212,10 +164,10 @@ class Completer:
             self.counter(tokenizer),
         )
         prepared = build(self.context_provider)
-        budget_ms = settings.completion.max_prompt_ms
-        if prepared is None or not budget_ms or self.prompt_speed is None:
+        budget_ms, speed = settings.completion.max_prompt_ms, self.rhythm.prompt_speed
+        if prepared is None or not budget_ms or speed is None:
             return prepared, False
-        affordable = int(self.prompt_speed * budget_ms / 1000)
+        affordable = int(speed * budget_ms / 1000)
         cached = self.engine.cached_tokens()
         if new_tokens(cached, prepared.prompt.tokens) <= affordable:
             return prepared, False
@@ -239,8 +191,8 @@ class Completer:
             previous.cancel()
         self._latest[uri] = token
         try:
-            speculation = self._adoptable(request)
-            self.cancel_speculation()
+            speculation = self.speculator.adopt(request)
+            self.speculator.cancel()
             if speculation is not None:
                 # Accepted while its prefetch was still running: let that finish, not restart.
                 # A newer request for this document cancels it like any other generation.
@@ -251,7 +203,9 @@ class Completer:
                     self.stats.prefetch_hits += 1
                     self.last_prompt = found[1].prompt.render()
             else:
-                delay = self._debounce_ms(uri, started, settings, request)
+                delay = self.rhythm.delay_ms(uri, started, settings, request)
+                if self.trace.enabled:
+                    self.trace("debounce", at=started, ms=delay)
                 # The prompt is built while the debounce runs, not after it.
                 prepared = self.prepare(request, settings)
                 if prepared is None:
@@ -262,14 +216,15 @@ class Completer:
                 if token.cancelled or not self.engine.ready:
                     self.stats.cancelled += token.cancelled
                     return None
-                found = await self._generate(request, settings, token, prepared=prepared)
+                found = await self.generate(request, settings, token, prepared=prepared)
                 source = "model"
             if found is None:
                 return None
             text, prepared, generation = found
             elapsed = (time.monotonic() - started) * 1000
             self.stats.last_latency_ms = elapsed
-            items = self._remember(request, self._alternatives(request, text, settings), settings)
+            texts = self._alternatives(request, text, settings)
+            items = self.remember(request, texts, settings, answered=found)
             if not items:
                 return None
             return Suggestion(items, prepared.post.mode, generation, prepared, elapsed, source)
@@ -277,7 +232,7 @@ class Completer:
             if self._latest.get(uri) is token:
                 del self._latest[uri]
 
-    async def _generate(
+    async def generate(
         self,
         request: Request,
         settings: Settings,
@@ -302,8 +257,7 @@ class Completer:
             token.cancel()
             self.stats.cancelled += 1
             raise
-        if self.trace.enabled:
-            self._trace_generation(prepared, generation, speculative)
+        self.traced(prepared, generation, speculative)
         if generation.stop_reason == "unavailable":
             return None  # the engine is restarting or gone; the supervisor tells the user
         self._record(generation)
@@ -322,16 +276,15 @@ class Completer:
             return None
         best = hits[0]
         text, offset = request.snapshot.text, request.cursor.offset
-        self._answered[request.snapshot.uri] = (
-            text[max(0, offset - AFTER_CHARS) : offset],
-            best.text,
+        self.rhythm.answered(
+            request.snapshot.uri, text[max(0, offset - AFTER_CHARS) : offset], best.text
         )
         if best.origin == "prefetch":
             self.stats.prefetch_hits += 1
         else:
             self.stats.cache_hits += 1
         # What is shown now may be accepted next: have its continuation ready too.
-        self._schedule_prefetch(request, best.text, settings)
+        self.speculator.schedule(request, best.text, settings)
         elapsed = (time.monotonic() - started) * 1000
         self.stats.last_latency_ms = elapsed
         source: Literal["cache", "prefetch"] = "prefetch" if best.origin == "prefetch" else "cache"
@@ -359,85 +312,29 @@ class Completer:
         )
         return distinct([text, first_line, *cached], limit)
 
-    def _remember(
-        self, request: Request, texts: list[str], settings: Settings, origin: Origin = "model"
+    def remember(
+        self,
+        request: Request,
+        texts: list[str],
+        settings: Settings,
+        origin: Origin = "model",
+        answered: Found | None = None,
     ) -> tuple[Alternative, ...]:
-        """Cache the alternatives computed at the request's cursor; returns them with lineages."""
+        """Cache the alternatives computed at the request's cursor; returns them with lineages.
+
+        Shown by the model (`answered`): speculation starts on them."""
         if not texts:
             return ()
         uri, before, after = cursor_key(request)
         if origin == "model":
-            self._answered[uri] = (before[-AFTER_CHARS:], texts[0])
+            self.rhythm.answered(uri, before[-AFTER_CHARS:], texts[0])
         if settings.completion.cache:
             items = self.cache.put(uri, before, after, texts, origin)
         else:
             items = tuple(Alternative(text, new_lineage()) for text in texts)
         if origin == "model":
-            self._schedule_prefetch(request, texts[0], settings)
+            self.speculator.schedule(request, texts[0], settings, answered)
         return items
-
-    def _schedule_prefetch(self, request: Request, shown: str, settings: Settings) -> None:
-        """Prefetch what follows accepting `shown`, unless it is cached or being computed."""
-        if not (settings.completion.prefetch and settings.completion.cache):
-            return
-        key = cursor_key(request, shown)
-        running = self._speculation
-        if self.cache.has(*key) or (running is not None and running.key == key):
-            return
-        task = asyncio.ensure_future(self._prefetch(request, shown, settings))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _debounce_ms(
-        self, uri: str, now: float, settings: Settings, request: Request | None = None
-    ) -> float:
-        """The configured debounce, stretched towards the user's typing rhythm when adaptive.
-
-        None right after a suggestion was accepted: the user stops to read the next one, so
-        waiting would only add latency.
-        """
-        base = settings.completion.debounce_ms
-        interval = 0.0
-        if uri in self._typing:
-            last, interval = self._typing[uri]
-            gap = (now - last) * 1000
-            if gap <= RHYTHM_GAP_MS:
-                interval = gap if interval == 0 else 0.7 * interval + 0.3 * gap
-        self._typing[uri] = (now, interval)
-        if request is not None and self._just_accepted(request):
-            delay = 0.0
-        elif not settings.completion.adaptive_debounce:
-            delay = base
-        else:
-            delay = adaptive_debounce(base, interval, model_ms=self.model_ms)
-        if self.trace.enabled:
-            self.trace("debounce", at=now, ms=delay)
-        return delay
-
-    def _just_accepted(self, request: Request) -> bool:
-        """The text before the cursor is the last answer's with its whole suggestion after it."""
-        answered = self._answered.get(request.snapshot.uri)
-        if answered is None:
-            return False
-        before, suggestion = answered
-        text, offset = request.snapshot.text, request.cursor.offset
-        start = offset - len(suggestion)
-        return (
-            start >= len(before)
-            and text.startswith(suggestion, start)
-            and text.startswith(before, start - len(before))
-        )
-
-    def _adoptable(self, request: Request) -> Speculation | None:
-        """The prefetch computing exactly this request's state, taken over from speculation."""
-        speculation = self._speculation
-        if speculation is None or speculation.token.cancelled:
-            return None
-        if cursor_key(request) != speculation.key:
-            return None
-        speculation.adopted = True
-        self._speculation = None
-        return speculation
 
     async def prewarm(self, request: Request, settings: Settings) -> bool:
         """Evaluate the prompt at `request` before any keystroke asks for it (after the model
@@ -446,52 +343,20 @@ class Completer:
         if prepared is None:
             return False
         one_token = replace(prepared, params=replace(prepared.params, max_tokens=1))
-        found = await self._generate(request, settings, CancelToken(), True, one_token)
+        found = await self.generate(request, settings, CancelToken(), True, one_token)
         return found is not None
 
     def forget(self, uri: str) -> None:
         """The document was closed: drop what was kept about its typing."""
-        for kept in (self._typing, self._windows, self._answered):
-            kept.pop(uri, None)
+        self._windows.pop(uri, None)
+        self.rhythm.forget(uri)
 
     def cancel_speculation(self) -> None:
-        if self._speculation is not None:
-            self._speculation.token.cancel()
-            self._speculation = None
+        self.speculator.cancel()
 
-    async def _prefetch(self, request: Request, suggestion: str, settings: Settings) -> None:
-        """While idle, compute what comes after accepting `suggestion` (and its first line)."""
-        # Let the answer that triggered this reach the client before any prompt is built.
-        await asyncio.sleep(PREFETCH_DELAY_S)
-        accepted = [suggestion]
-        first_line = suggestion.split("\n", 1)[0]
-        if first_line and first_line != suggestion:
-            accepted.append(first_line)
-        for text in accepted:
-            if self._latest or (self._speculation is not None and not self._speculation.adopted):
-                return  # a real request (or another prefetch) came first
-            state = accepted_state(request, text)
-            key = cursor_key(request, text)
-            token = CancelToken()
-            job = asyncio.ensure_future(self._generate(state, settings, token, speculative=True))
-            speculation = Speculation(key, token, job)
-            self._speculation = speculation
-            try:
-                found = await job
-            except Exception:
-                log.debug("prefetch failed", exc_info=True)
-                return
-            finally:
-                if self._speculation is speculation:
-                    self._speculation = None
-            if speculation.adopted or token.cancelled or found is None:
-                return
-            self.stats.prefetches += 1
-            self._remember(state, distinct([found[0]], 1), settings, "prefetch")
-
-    def _trace_generation(
-        self, prepared: Prepared, generation: Generation, speculative: bool
-    ) -> None:
+    def traced(self, prepared: Prepared, generation: Generation, speculative: bool) -> None:
+        if not self.trace.enabled:
+            return
         self.trace(
             "generate",
             start=generation.started_at,
@@ -510,14 +375,7 @@ class Completer:
         )
 
     def _record(self, generation: Generation) -> None:
-        if generation.n_evaluated >= 8 and generation.prompt_seconds > 0:
-            speed = generation.n_evaluated / generation.prompt_seconds
-            self.prompt_speed = (
-                speed if self.prompt_speed is None else 0.7 * self.prompt_speed + 0.3 * speed
-            )
-        if generation.stop_reason != "cancelled":
-            spent = (generation.prompt_seconds + generation.generate_seconds) * 1000
-            self.model_ms = spent if self.model_ms is None else 0.7 * self.model_ms + 0.3 * spent
+        self.rhythm.measured(generation)
         self.stats.generations += 1
         self.stats.prompt_tokens += generation.n_prompt
         self.stats.reused_tokens += generation.n_reused

@@ -96,6 +96,19 @@ class SuggestionCache:
             self._entries.popitem(last=False)
         return merged[: len(fresh)]
 
+    def add_alternatives(self, uri: str, before: str, after: str, texts: Sequence[str]) -> None:
+        """More alternatives for a state already answered: right after the suggestion shown
+        there (which keeps its place and lineage), before the others."""
+        key = state_key(uri, before, after)
+        entry = self._entries.get(key)
+        if entry is None:
+            return
+        kept, origin = entry
+        seen = {item.text for item in kept}
+        fresh = tuple(Alternative(text, new_lineage()) for text in distinct(texts, MAX_KEPT))
+        added = tuple(item for item in fresh if item.text not in seen)
+        self._entries[key] = ((*kept[:1], *added, *kept[1:])[:MAX_KEPT], origin)
+
     def has(self, uri: str, before: str, after: str) -> bool:
         """An entry for exactly this cursor (nothing typed ahead); the LRU order is untouched."""
         return state_key(uri, before, after) in self._entries

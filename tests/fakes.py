@@ -69,6 +69,8 @@ class CharTokenizer:
 
 Script = Callable[[str], str]
 """Rendered prompt → the text the model 'generates' after it."""
+BranchScript = Callable[[str, int], str]
+"""Rendered prompt, branch number (1, 2, …) → an alternative's text."""
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Job:
 @dataclass
 class ScriptedEngine:
     script: Script = lambda _prompt: "x" * 8
+    branch_script: BranchScript = lambda _prompt, number: f"other_{number}()\n"
     token_delay_s: float = 0.0
     prompt_token_delay_s: float = 0.0
     tokenizer: CharTokenizer = field(default_factory=CharTokenizer)
@@ -168,32 +171,52 @@ class ScriptedEngine:
                     return result
             self._cached = list(prompt)
             result.prompt_seconds = time.monotonic() - started
-            text = self.script("".join(self.tokenizer.token_text(t) for t in prompt))
-            generated = time.monotonic()
-            for char in text:
-                if _wait(cancel, self.token_delay_s):
-                    result.stop_reason = "cancelled"
-                    break
-                token = ord(char) + OFFSET
-                if token in params.stop_ids:
-                    result.stop_reason = "stop_token"
-                    break
-                result.tokens.append(token)
-                result.text += char
-                if should_stop(result.text):
-                    result.stop_reason = "callback"
-                    break
-                if len(result.tokens) >= params.max_tokens:
-                    result.stop_reason = "max_tokens"
-                    break
-            else:
-                result.stop_reason = "stop_token"  # the script's text ends like <file_sep>
-            result.generate_seconds = time.monotonic() - generated
+            rendered = "".join(self.tokenizer.token_text(t) for t in prompt)
+            if params.branches:
+                result.branches = [
+                    self._emit(self.branch_script(rendered, number), params, cancel, should_stop)
+                    for number in range(1, params.branches + 1)
+                ]
+                return result
+            text = self.script(rendered)
+            emitted = self._emit(text, params, cancel, should_stop)
+            result.tokens, result.text = emitted.tokens, emitted.text
+            result.stop_reason, result.generate_seconds = (
+                emitted.stop_reason,
+                emitted.generate_seconds,
+            )
             return result
         finally:
             self._running = None
             result.n_cached = len(self._cached)
             job.result = result
+
+    def _emit(
+        self, text: str, params: GenerationParams, cancel: CancelToken, should_stop: ShouldStop
+    ) -> Generation:
+        """`text` one character per token, with the engine's stops, as `LlamaModel` applies them."""
+        result = Generation()
+        started = time.monotonic()
+        for char in text:
+            if _wait(cancel, self.token_delay_s):
+                result.stop_reason = "cancelled"
+                break
+            token = ord(char) + OFFSET
+            if token in params.stop_ids:
+                result.stop_reason = "stop_token"
+                break
+            result.tokens.append(token)
+            result.text += char
+            if should_stop(result.text):
+                result.stop_reason = "callback"
+                break
+            if len(result.tokens) >= params.max_tokens:
+                result.stop_reason = "max_tokens"
+                break
+        else:
+            result.stop_reason = "stop_token"  # the script's text ends like <file_sep>
+        result.generate_seconds = time.monotonic() - started
+        return result
 
 
 def _wait(cancel: CancelToken, delay: float) -> bool:

@@ -34,7 +34,7 @@ async def test_real_request_cancels_running_prefetch(slow_model_path: Path) -> N
     )
     try:
         text = "value = \n"
-        completer._remember(
+        completer.remember(
             request_at(text, 8), ["x"], slow
         )  # schedules the prefetch of "value = x"
         for _ in range(400):
@@ -47,7 +47,7 @@ async def test_real_request_cancels_running_prefetch(slow_model_path: Path) -> N
             completer.complete(request_at("other = \n", 8), fast), 20
         )
         assert suggestion is not None and suggestion.text == "xxx"
-        assert completer.stats.prefetches == 0 and completer.stats.cancelled >= 1
+        assert completer.speculator.prefetches == 0 and completer.stats.cancelled >= 1
     finally:
         worker.close()
 
@@ -63,11 +63,11 @@ def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(emit_model_fact
         budgeted, _ = resolve({"completion": {"maxPromptMs": 500}})
         full = completer.prepare(request, unlimited)
         assert full is not None and len(full.prompt) > 500
-        completer.prompt_speed = 100.0  # tokens/s: 500 ms affords 50 new tokens
+        completer.rhythm.prompt_speed = 100.0  # tokens/s: 500 ms affords 50 new tokens
         small = completer.prepare(request, budgeted)
         assert small is not None and len(small.prompt) <= 128 + 32
         assert small.prompt.render().endswith("total = <fim_suffix><fim_middle>")
-        completer.prompt_speed = 1e6
+        completer.rhythm.prompt_speed = 1e6
         assert len(completer.prepare(request, budgeted).prompt) == len(full.prompt)  # type: ignore[union-attr]
     finally:
         worker.close()
@@ -81,7 +81,7 @@ async def test_accepting_while_the_prefetch_runs_adopts_it(slow_model_path: Path
         {"completion": {"maxTokensLine": 200, "maxPredictMs": 60000, "debounceMs": 0}}
     )
     try:
-        completer._remember(request_at("value = \n", 8), ["x"], settings)
+        completer.remember(request_at("value = \n", 8), ["x"], settings)
         for _ in range(400):
             if worker._running is not None:
                 break
@@ -110,13 +110,13 @@ async def test_a_prefetched_suggestion_shown_prefetches_its_own_continuation(
 
     async def prefetched(count: int) -> None:
         for _ in range(500):
-            if completer.stats.prefetches >= count:
+            if completer.speculator.prefetches >= count:
                 return
             await asyncio.sleep(0.01)
-        raise AssertionError(f"{completer.stats.prefetches} prefetches, wanted {count}")
+        raise AssertionError(f"{completer.speculator.prefetches} prefetches, wanted {count}")
 
     try:
-        completer._remember(request_at("value = \n", 8), ["xxx"], settings)
+        completer.remember(request_at("value = \n", 8), ["xxx"], settings)
         await prefetched(1)  # "value = xxx" is ready...
         shown = await completer.complete(request_at("value = xxx\n", 11), settings)
         assert shown is not None and shown.source == "prefetch" and shown.text == "xxx"

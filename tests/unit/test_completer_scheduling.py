@@ -88,7 +88,7 @@ async def test_the_accepted_state_is_prefetched_and_a_request_for_it_adopts_it(
     engine.token_delay_s = 0.03
     engine.script = lambda prompt: "next_line()\n" if "compute(1)" in prompt else "compute(1)\n"
     completer = Completer(engine)
-    chosen = settings(prefetch=True)
+    chosen = settings(prefetch=True, suggestions=1)
     shown = await completer.complete(at("value = "), chosen)
     assert shown is not None and shown.text == "compute(1)"
     while len(engine.jobs) < 2:  # the prefetch of "value = compute(1)" started
@@ -102,7 +102,7 @@ async def test_the_accepted_state_is_prefetched_and_a_request_for_it_adopts_it(
 async def test_a_real_request_cancels_speculation_at_once(engine: ScriptedEngine) -> None:
     engine.token_delay_s = 0.05
     completer = Completer(engine)
-    chosen = settings(prefetch=True)
+    chosen = settings(prefetch=True, suggestions=1)
     await completer.complete(at("value = "), chosen)
     while len(engine.jobs) < 2:
         await asyncio.sleep(0.005)
@@ -120,7 +120,7 @@ async def test_the_debounce_waits_for_a_steady_typist(engine: ScriptedEngine) ->
     for index in range(5):
         await completer.complete(at("value = " + "x" * index), steady)
         await asyncio.sleep(0.12)
-    completer.model_ms = 1000.0  # slower than the typing: waiting saves work
+    completer.rhythm.model_ms = 1000.0  # slower than the typing: waiting saves work
     started = time.monotonic()
     await completer.complete(at("value = xxxxx"), steady)
     waited = time.monotonic() - started
@@ -158,3 +158,21 @@ async def test_a_prewarmed_prompt_costs_the_first_request_nothing(engine: Script
     assert suggestion is not None and suggestion.generation is not None
     assert suggestion.generation.n_evaluated == 0  # all of it was in the KV cache already
     assert len(engine.jobs) == 2 and engine.jobs[0].params.max_tokens == 1
+
+
+async def test_the_engines_alternatives_come_after_the_suggestion_on_asking_again(
+    engine: ScriptedEngine,
+) -> None:
+    completer = Completer(engine)
+    chosen = settings(suggestions=3)
+    first = await completer.complete(at("value = "), chosen)
+    assert first is not None and [item.text for item in first.items] == ["compute(1)"]
+    while completer.speculator.alternatives < 2:  # computed while the user reads
+        await asyncio.sleep(0.005)
+    branched = engine.jobs[1]
+    assert branched.params.branches == 2 and branched.params.avoid_first == (ord("c") + 100,)
+    again = await completer.complete(at("value = "), chosen)  # Alt+] asks for the same state
+    assert again is not None and again.source == "cache"
+    assert [item.text for item in again.items] == ["compute(1)", "other_1()", "other_2()"]
+    assert again.items[0].lineage == first.items[0].lineage  # the one shown keeps its identity
+    assert len(engine.jobs) == 2  # no model call for asking again

@@ -213,46 +213,46 @@ def test_window_cuts_a_long_cursor_line_suffix() -> None:
     [(30, 0, 30), (30, 120, 120), (30, 10, 30), (30, 900, 250), (400, 900, 400)],
 )
 def test_adaptive_debounce(base: float, interval: float, expected: float) -> None:
-    from sc2_lsp.completer import adaptive_debounce
+    from sc2_lsp.rhythm import adaptive_debounce
 
     assert adaptive_debounce(base, interval) == expected
 
 
 def test_no_adaptive_wait_when_the_model_answers_faster_than_the_user_types() -> None:
-    from sc2_lsp.completer import adaptive_debounce
+    from sc2_lsp.rhythm import adaptive_debounce
 
     assert adaptive_debounce(30, 120, model_ms=80) == 30  # an answer before the next key
     assert adaptive_debounce(30, 120, model_ms=4000) == 120  # it would be thrown away
 
 
 def test_no_debounce_right_after_an_accept() -> None:
-    from sc2_lsp.completer import Completer
     from sc2_lsp.config import resolve
     from sc2_lsp.documents import Snapshot, cursor_at
     from sc2_lsp.prompting import Request
+    from sc2_lsp.rhythm import TypingRhythm
 
     def at(text: str) -> Request:
         return Request(Snapshot("file:///a.py", 1, "python", text), cursor_at(text, 0, len(text)))
 
     settings, _ = resolve({"completion": {"debounceMs": 40, "prefetch": False}})
-    completer = Completer(engine=None)  # type: ignore[arg-type]
-    completer._remember(at("value = "), ["compute(1)"], settings)
-    assert completer._debounce_ms("file:///a.py", 0.0, settings, at("value = compute(1)")) == 0
-    assert completer._debounce_ms("file:///a.py", 0.1, settings, at("value = comp")) == 100
-    assert completer._debounce_ms("file:///a.py", 0.2, settings, at("value = x")) == 100
+    rhythm = TypingRhythm()
+    rhythm.answered("file:///a.py", "value = ", "compute(1)")
+    assert rhythm.delay_ms("file:///a.py", 0.0, settings, at("value = compute(1)")) == 0
+    assert rhythm.delay_ms("file:///a.py", 0.1, settings, at("value = comp")) == 100
+    assert rhythm.delay_ms("file:///a.py", 0.2, settings, at("value = x")) == 100
 
 
 def test_typing_rhythm_ignores_pauses() -> None:
-    from sc2_lsp.completer import Completer
     from sc2_lsp.config import resolve
+    from sc2_lsp.rhythm import TypingRhythm
 
     settings, _ = resolve({"completion": {"debounceMs": 0}})
-    completer = Completer(engine=None)  # type: ignore[arg-type]
+    rhythm = TypingRhythm()
     for step in range(6):
-        delay = completer._debounce_ms("file:///a.py", step * 0.1, settings)
+        delay = rhythm.delay_ms("file:///a.py", step * 0.1, settings)
     assert round(delay) == 100
     # Five seconds of reading is not part of the rhythm: the next burst is not held back longer.
-    assert round(completer._debounce_ms("file:///a.py", 5.5, settings)) == 100
+    assert round(rhythm.delay_ms("file:///a.py", 5.5, settings)) == 100
 
 
 def test_token_cache_stays_within_its_byte_bound() -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from sc2_lsp.completer import Request
 from sc2_lsp.context import index as index_module
 from sc2_lsp.context import symbols as symbols_module
 from sc2_lsp.context.languages import extract_symbols
@@ -26,6 +25,7 @@ from sc2_lsp.context.retrieval.caches import RenderCache
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.context.symbols import FileSymbols
 from sc2_lsp.documents import Snapshot, cursor_at
+from sc2_lsp.prompting import Request
 from sc2_lsp.repository import RepositoryContext
 
 PROJECT = Path(__file__).resolve().parents[1] / "data" / "projects" / "python"
