@@ -317,7 +317,7 @@ class Completer:
 
     def _schedule_prefetch(self, request: Request, shown: str, settings: Settings) -> None:
         """Prefetch what follows accepting `shown`, unless it is cached or being computed."""
-        if not (settings.completion.prefetch and settings.completion.cache):
+        if not settings.prefetch:
             return
         key = cursor_key(request, shown)
         running = self._speculation
