@@ -8,6 +8,7 @@ same to either; whichever is ready, the remote engine first, answers.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
@@ -41,6 +42,7 @@ class FallbackEngine:
         self._make_local = make_local
         self._on_event = on_event
         self._options: LoadOptions | None = None
+        self._lock = threading.Lock()
 
     @property
     def _active(self) -> ManagedEngine:
@@ -53,6 +55,10 @@ class FallbackEngine:
 
     @property
     def ready(self) -> bool:
+        # Asked before every completion: the first one the server cannot take starts the
+        # local engine.
+        if not self.remote.ready and self.remote.health.state in ("restarting", "failed"):
+            self._start_local()
         return self._active.ready
 
     @property
@@ -80,8 +86,6 @@ class FallbackEngine:
         should_stop: ShouldStop = never_stop,
         on_token: TokenSink | None = None,
     ) -> Future[Generation]:
-        if not self.remote.ready:
-            self._start_local()
         return self._active.generate(prompt, params, cancel, should_stop, on_token)
 
     def cancel_running(self) -> None:
@@ -99,9 +103,10 @@ class FallbackEngine:
             self._start_local()
 
     def _start_local(self) -> None:
-        if self.local is not None or self._options is None:
-            return
-        self.local = self._make_local()
+        with self._lock:  # from the server's loop, and from the remote engine's thread
+            if self.local is not None or self._options is None:
+                return
+            self.local = self._make_local()
         loading = self.local.load(self._options)
         loading.add_done_callback(self._local_loaded)
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -253,3 +256,73 @@ async def test_server_killed_then_back(connect: Connect, tmp_path: Path, kind: s
     await complete(client, uri, 1, 11)
     assert (await status(client))["generations"] == 2
     assert len([m for m in client.messages if m.type <= types.MessageType.Warning]) == 1
+
+
+async def test_a_server_with_another_tokenizer_is_refused(
+    start_server: Start,
+    llama_server_factory: Callable[..., LlamaServer],
+    real_vocab_models: Callable[[str], Path],
+    tiny_model_path: Path,
+) -> None:
+    server = llama_server_factory(real_vocab_models("random"))  # StarCoder2's real vocabulary
+    settings = {"engine": {"kind": "openai", "url": server.url}}
+    client = await start_server(model=tiny_model_path, init_options=settings)  # a synthetic one
+    await wait_for_model(client, "failed")
+    errors = [m.message for m in client.messages if m.type == types.MessageType.Error]
+    assert len(errors) == 1 and "tokenizes differently from the local vocabulary" in errors[0]
+    assert "model.path must be the served model's GGUF" in errors[0]
+    assert "id_task" not in server.slot()  # no prompt was sent
+
+
+async def test_the_local_model_stands_in_while_the_server_is_away(
+    connect: Connect, tmp_path: Path
+) -> None:
+    completion = {"cache": False}  # every answer from a model
+    session = await connect("llama-server", "x", completion, engine={"fallback": "local"})
+    client, server = session.client, session.server
+    uri = open_document(client, tmp_path / "f.py", "value = \n")
+    assert (await complete(client, uri, 0, 8))[0].startswith("xxx")  # the server's
+    server.kill()
+    deadline = time.monotonic() + 60
+    while not (answer := await complete(client, uri, 0, 8)):
+        assert time.monotonic() < deadline, "the local model never answered"
+        await asyncio.sleep(0.2)
+    assert answer[0].startswith("xxx")
+    assert (await status(client))["engine"]["pid"] is not None  # a local engine process
+
+
+def test_doctor_checks_the_remote_engine(
+    llama_server_factory: Callable[..., LlamaServer],
+    real_vocab_models: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    model = real_vocab_models("random")
+    server = llama_server_factory(model, api_key="team-key")
+    settings = {"engine": {"kind": "llama-server", "url": server.url, "apiKeyEnv": "TEAM_KEY"}}
+
+    def doctor(key: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "sc2_lsp", "doctor", "--model", str(model)]
+        return subprocess.run(
+            [*command, "--settings", json.dumps(settings)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "TEAM_KEY": key, "SC2_LSP_STATE_DIR": str(tmp_path)},
+        )
+
+    good = doctor("team-key")
+    assert good.returncode == 0, good.stdout + good.stderr
+    for line in (
+        "reachable: yes; round trip",
+        "authorised: yes (the key in $TEAM_KEY)",
+        "on llama.cpp, context 4096",
+        "tokenizer: the same as the local vocabulary",
+        "speed (network included): prompt",
+    ):
+        assert line in good.stdout, good.stdout
+    bad = doctor("not-the-key")
+    assert bad.returncode == 1 and "authorised: no:" in bad.stdout and "HTTP 401" in bad.stdout
+    assert "not-the-key" not in bad.stdout + bad.stderr
+    server.kill()
+    down = doctor("team-key")
+    assert down.returncode == 1 and f"reachable: no: cannot reach {server.url}" in down.stdout
