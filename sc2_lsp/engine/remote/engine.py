@@ -41,7 +41,7 @@ from sc2_lsp.engine import (
     common_prefix,
     never_stop,
 )
-from sc2_lsp.engine.remote.dialect import Dialect, Server, check_tokenizer, describe
+from sc2_lsp.engine.remote.dialect import Dialect, Piece, Server, check_tokenizer, describe
 from sc2_lsp.engine.remote.http import RETRIED, RemoteError, connection, events
 from sc2_lsp.engine.supervisor import EngineEvent, EventKind, Health
 from sc2_lsp.trace import NO_TRACE, Trace
@@ -78,6 +78,8 @@ class _Stream:
     stop_texts: Sequence[str]
     sent_at: float
     first_at: float | None = None
+    untokenized: int = 0
+    """Events that came as text only (llama-server's /v1): one token each, ids filled in last."""
     n_evaluated: int | None = None
     n_cached: int | None = None
 
@@ -340,39 +342,50 @@ class RemoteEngine:
 
     async def _read(self, body: dict[str, Any], stream: _Stream, waited: list[float]) -> None:
         """Read events into `stream.result` until the server or one of our limits ends it."""
-        client, tokenizer = self._client, self._tokenizer
-        assert client is not None and tokenizer is not None
-        result, params = stream.result, stream.params
-        async for event in events(client, self._dialect.path, body, waited):
-            piece = self._dialect.read(event)
-            if piece.n_evaluated is not None:
-                stream.n_evaluated, stream.n_cached = piece.n_evaluated, piece.n_cached
-            # Without ids from the server (llama-server's /v1), the local vocabulary's are close.
-            tokens = piece.tokens if piece.tokens is not None else tokenizer.tokenize(piece.text)
-            if tokens and stream.first_at is None:
-                stream.first_at = time.monotonic()
-            stop = next((i for i, token in enumerate(tokens) if token in params.stop_ids), None)
-            if stop is not None:
-                result.tokens += tokens[:stop]
-                result.text += _before_stop(piece.text, stream.stop_texts) if stop else ""
-                result.stop_reason = "stop_token"
-                return
-            result.tokens += tokens
-            result.text += piece.text
-            if stream.on_token is not None:
-                for token in tokens:
-                    stream.on_token(token)
-            if self._limited(stream):
-                return
-            if piece.finish is not None:
-                result.stop_reason = "stop_token" if piece.finish == "stop" else "max_tokens"
+        assert self._client is not None
+        received = events(self._client, self._dialect.path, body, waited)
+        async with contextlib.aclosing(received):  # leaving closes the stream: the server stops
+            async for event in received:
+                if self._take(self._dialect.read(event), stream):
+                    return
+
+    def _take(self, piece: Piece, stream: _Stream) -> bool:
+        """Add one event's text and tokens to the result; True when the generation is over."""
+        result = stream.result
+        if piece.n_evaluated is not None:
+            stream.n_evaluated, stream.n_cached = piece.n_evaluated, piece.n_cached
+        tokens = piece.tokens or []
+        if piece.tokens is None and piece.text:
+            stream.untokenized += 1
+        if (tokens or piece.text) and stream.first_at is None:
+            stream.first_at = time.monotonic()
+        stop = next((i for i, token in enumerate(tokens) if token in stream.params.stop_ids), None)
+        if (
+            stop is None
+            and piece.tokens is None
+            and _before_stop(piece.text, stream.stop_texts) != piece.text
+        ):
+            stop = 1  # a stop token spelled in text-only events
+        if stop is not None:
+            result.tokens += tokens[:stop]
+            result.text += _before_stop(piece.text, stream.stop_texts) if stop else ""
+            result.stop_reason = "stop_token"
+            return True
+        result.tokens += tokens
+        result.text += piece.text
+        if stream.on_token is not None:
+            for token in tokens:
+                stream.on_token(token)
+        if piece.finish is not None:
+            result.stop_reason = "stop_token" if piece.finish == "stop" else "max_tokens"
+        return self._limited(stream)
 
     def _limited(self, stream: _Stream) -> bool:
         """Our side of the limits: `should_stop`, the token cap and the time budget."""
         result = stream.result
         if stream.should_stop(result.text):
             result.stop_reason = "callback"
-        elif len(result.tokens) > stream.max_tokens:  # the server enforces it: a safety net
+        elif len(result.tokens) + stream.untokenized > stream.max_tokens:  # the server's cap too
             del result.tokens[stream.max_tokens :]
             result.stop_reason = "max_tokens"
         elif _over_budget(stream):
@@ -383,6 +396,8 @@ class RemoteEngine:
 
     def _finish(self, stream: _Stream, prompt: tuple[int, ...]) -> None:
         result, now = stream.result, time.monotonic()
+        if stream.untokenized and self._tokenizer is not None:  # once, not per event: it costs
+            result.tokens = self._tokenizer.tokenize(result.text)
         first = stream.first_at or now
         result.prompt_seconds = first - stream.sent_at
         result.generate_seconds = now - first

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from time import perf_counter, time
@@ -146,8 +146,8 @@ async def post_json(client: httpx.AsyncClient, path: str, body: Mapping[str, Any
 
 async def events(
     client: httpx.AsyncClient, path: str, body: Mapping[str, Any], waited: list[float]
-) -> AsyncIterator[dict[str, Any]]:
-    """POST `body` and yield each server-sent event's JSON object until `[DONE]` or the end.
+) -> AsyncGenerator[dict[str, Any], None]:
+    """POST `body` and yield each server-sent event's JSON object until the response ends.
 
     Leaving the iteration early closes the connection: that is how a generation is cancelled.
     `waited[0]` grows by the seconds spent waiting for the server (the rest is ours).
@@ -167,11 +167,9 @@ async def events(
                     return
                 finally:
                     waited[0] += perf_counter() - started
-                if line.startswith("data:"):
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        return
-                    yield _decode(data, url)
+                data = line[5:].strip() if line.startswith("data:") else ""
+                if data and data != "[DONE]":  # after [DONE], read on to the end of the
+                    yield _decode(data, url)  # response, so its connection can be reused
                 elif line.startswith("error:"):
                     raise RemoteError(
                         "server", f"{url} failed mid-answer: {line[6:].strip()[:200]}"
