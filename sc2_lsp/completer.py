@@ -2,8 +2,8 @@
 
 request → prompt (`prompting`) → engine (one generation at a time, superseded per document)
 → post-processing → Suggestion; around it the latency work: the typed-ahead cache, the
-prefetch of accepted states (adopted by the request that reaches them), the debounce and the
-prompt-time budget.
+prefetch of accepted states (adopted by the request that reaches them), following a remote
+stream the user types along (`following`), the debounce and the prompt-time budget.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from sc2_lsp import postprocess, syntax
 from sc2_lsp.config import Settings
+from sc2_lsp.debounce import TypingRhythm, adaptive_debounce
 from sc2_lsp.engine import CancelToken, Engine, Generation, Tokenizer
+from sc2_lsp.following import Stream, supersede
 from sc2_lsp.prompting import (
     MIN_PROMPT_TOKENS,
     ContextProvider,
@@ -35,8 +37,6 @@ log = logging.getLogger(__name__)
 
 PREFETCH_DELAY_S = 0.02
 WINDOW_ANCHOR_CHARS = 64
-RHYTHM_GAP_MS = 1000.0
-"""A longer gap between keystrokes is a pause, not part of the user's typing rhythm."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +48,6 @@ class Suggestion:
     prepared: Prepared | None
     elapsed_ms: float
     source: Literal["model", "cache", "prefetch"] = "model"
-
-
-def adaptive_debounce(
-    base_ms: float,
-    typing_interval_ms: float,
-    ceiling_ms: float = 250,
-    model_ms: float | None = None,
-) -> float:
-    """Wait about as long as the user's usual gap between keystrokes, within [base, ceiling].
-
-    Someone typing steadily every 120 ms gets ~120 ms, so no generation starts and is thrown
-    away mid-word. When the model answers faster than they type (`model_ms`, measured), there
-    is nothing to save by waiting: every keystroke gets its suggestion after `base`.
-    """
-    if typing_interval_ms <= 0 or (model_ms is not None and model_ms <= typing_interval_ms):
-        return base_ms
-    return max(base_ms, min(typing_interval_ms, max(base_ms, ceiling_ms)))
 
 
 Found = tuple[str, Prepared, Generation]
@@ -118,13 +101,15 @@ class Completer:
     """Measured prompt evaluation speed (tokens/s, moving average)."""
     model_ms: float | None = None
     """Measured time of a finished generation, prompt included (ms, moving average)."""
-    _typing: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _rhythm: TypingRhythm = field(default_factory=TypingRhythm)
     _speculation: Speculation | None = None
     _windows: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Per document, where the last prompt's file window started and the text found there."""
     _answered: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Per document, the text before the cursor of the last answer and the suggestion given."""
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _stream: Stream | None = None
+    """The remote generation in flight, which the next keystrokes may follow."""
     _counters: dict[int, TokenCache] = field(default_factory=dict)
 
     @property
@@ -200,11 +185,13 @@ class Completer:
             return cached
         uri = request.snapshot.uri
         token = CancelToken()
-        previous = self._latest.get(uri)
-        if previous is not None:
-            previous.cancel()
-        self._latest[uri] = token
+        followed = supersede(self._stream, self._latest, request, token)
         try:
+            if followed is not None:  # typing along a remote stream: its answer, less the typed
+                await asyncio.shield(followed.ended)
+                answer = None if token.cancelled else self._from_cache(request, settings, started)
+                if answer is not None or token.cancelled:
+                    return answer
             speculation = self._adoptable(request)
             self.cancel_speculation()
             if speculation is not None:
@@ -255,18 +242,57 @@ class Completer:
             return None
         if not speculative:
             self.last_prompt = prepared.prompt.render()
+        if speculative or settings.engine.kind == "local":
+            return await self._run(request, prepared, token, speculative)
+        # Remote: a stream the next keystrokes may follow, so it outlives this request.
+        stream = self._stream = Stream.start(request, token)
+        job = asyncio.ensure_future(self._run(request, prepared, token, False, stream, settings))
+        self._tasks.add(job)
+        job.add_done_callback(self._tasks.discard)
+        try:
+            found = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            stream.orphaned = True  # the client gave up on it; a keystroke typing along may not
+            raise
+        return None if stream.orphaned else found
+
+    async def _run(
+        self,
+        request: Request,
+        prepared: Prepared,
+        token: CancelToken,
+        speculative: bool,
+        stream: Stream | None = None,
+        settings: Settings | None = None,
+    ) -> Found | None:
+        """One generation, cleaned; a stream's suggestion is cached before the stream ends."""
+        should_stop = partial(postprocess.should_stop, ctx=prepared.post)
         future = self.engine.generate(
             prepared.prompt.tokens,
             prepared.params,
             token,
-            partial(postprocess.should_stop, ctx=prepared.post),
+            stream.watching(should_stop) if stream is not None else should_stop,
         )
         try:
-            generation = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            token.cancel()
-            self.stats.cancelled += 1
-            raise
+            try:
+                generation = await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                token.cancel()
+                self.stats.cancelled += 1
+                raise
+            found = self._cleaned(prepared, generation, speculative)
+            if stream is not None and settings is not None and found is not None and found[0]:
+                self._remember(request, found[0], "model", settings)
+            return found
+        finally:
+            if stream is not None:
+                stream.end()
+                if self._stream is stream:
+                    self._stream = None
+
+    def _cleaned(
+        self, prepared: Prepared, generation: Generation, speculative: bool
+    ) -> Found | None:
         if self.trace.enabled:
             self._trace_generation(prepared, generation, speculative)
         if generation.stop_reason == "unavailable":
@@ -336,13 +362,7 @@ class Completer:
         waiting would only add latency.
         """
         base = settings.completion.debounce_ms
-        interval = 0.0
-        if uri in self._typing:
-            last, interval = self._typing[uri]
-            gap = (now - last) * 1000
-            if gap <= RHYTHM_GAP_MS:
-                interval = gap if interval == 0 else 0.7 * interval + 0.3 * gap
-        self._typing[uri] = (now, interval)
+        interval = self._rhythm.interval_ms(uri, now)
         if request is not None and self._just_accepted(request):
             delay = 0.0
         elif not settings.completion.adaptive_debounce:
@@ -380,7 +400,8 @@ class Completer:
 
     def forget(self, uri: str) -> None:
         """The document was closed: drop what was kept about its typing."""
-        for kept in (self._typing, self._windows, self._answered):
+        self._rhythm.forget(uri)
+        for kept in (self._windows, self._answered):
             kept.pop(uri, None)
 
     def cancel_speculation(self) -> None:

@@ -177,6 +177,27 @@ async def test_a_keystroke_cancels_the_running_generation(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+async def test_typing_along_the_stream_keeps_it(
+    connect: Connect, tmp_path: Path, kind: str
+) -> None:
+    session = await connect(kind, "slow", completion={"maxTokensLine": 60})
+    client, server = session.client, session.server
+    uri = open_document(client, tmp_path / "a.py", "value = \n")
+    first = asyncio.ensure_future(complete(client, uri, 0, 8))
+
+    def streamed() -> bool:
+        slot = server.slot()
+        return bool(slot["is_processing"] and slot["next_token"][0]["n_decoded"] >= 3)
+
+    await until(streamed, what="the first generation")
+    insert(client, uri, 2, 0, 8, "xx")  # what it is writing
+    assert await complete(client, uri, 0, 10) == ["x" * 58]
+    assert await first == []  # its cursor moved on
+    assert "cancel task" not in server.log_text()
+    assert len(session.traced("generate")) == 1  # one generation served both
+
+
+@pytest.mark.parametrize("kind", KINDS)
 async def test_the_server_reports_cached_prompt_tokens_growing_while_typing(
     connect: Connect, tmp_path: Path, kind: str
 ) -> None:
