@@ -21,6 +21,14 @@ export const SERVER_KEYS = [
   'prompt.maxPromptTokens',
   'repository.enabled',
   'logLevel',
+  'engine.kind',
+  'engine.url',
+  'engine.model',
+  'engine.apiKeyEnv',
+  'engine.headers',
+  'engine.affinityHeader',
+  'engine.caBundle',
+  'engine.fallback',
 ] as const;
 
 /** Changing these needs a new server process, not just a configuration re-pull. */

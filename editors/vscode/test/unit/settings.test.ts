@@ -31,6 +31,16 @@ test('every server key is contributed, and sent with its default', () => {
     prompt: { maxPromptTokens: 3072 },
     repository: { enabled: true },
     logLevel: 'info',
+    engine: {
+      kind: 'local',
+      url: null,
+      model: null,
+      apiKeyEnv: null,
+      headers: {},
+      affinityHeader: 'X-Session-ID',
+      caBundle: null,
+      fallback: 'none',
+    },
   });
 });
 
