@@ -126,3 +126,14 @@ def test_transport_failures_in_words(error: httpx.HTTPError, kind: str) -> None:
     assert found.kind == kind and URL in str(found)
     if kind == "tls":
         assert "engine.caBundle" in str(found)
+
+
+def test_the_affinity_id_is_stable_per_workspace_and_names_no_one() -> None:
+    from pathlib import Path
+
+    from sc2_lsp.engine.backends import affinity_id
+
+    here = affinity_id([Path("/home/ada/project")])
+    assert here == affinity_id([Path("/home/ada/project")])
+    assert here != affinity_id([Path("/home/ada/other")])
+    assert "ada" not in here and "project" not in here and len(here) == 24
