@@ -158,3 +158,22 @@ def test_reading_llama_server_events() -> None:
     )
     assert (final.finish, final.n_evaluated, final.n_cached) == ("stop", 4, 30)
     assert NATIVE.read({"stop": True, "stop_type": "limit"}).finish == "length"
+
+
+def test_sglang_requests_carry_an_id_that_a_cancel_aborts() -> None:
+    """SGLang's `/abort_request` takes `{"rid": ..., "abort_all": false}` (its HTTP server, and
+    its model gateway, which forwards it to every worker); vLLM and llama-server stop when the
+    stream closes."""
+    sglang = Server("sglang", "m", None)
+    body = OPENAI.body(sglang, PROMPT, PARAMS, 48, [], -1)
+    assert (
+        isinstance(body["rid"], str)
+        and body["rid"] != OPENAI.body(sglang, PROMPT, PARAMS, 48, [], -1)["rid"]
+    )
+    assert OPENAI.abort(sglang, body) == (
+        "/abort_request",
+        {"rid": body["rid"], "abort_all": False},
+    )
+    vllm = Server("vllm", "m", None)
+    assert OPENAI.abort(vllm, OPENAI.body(vllm, PROMPT, PARAMS, 48, [], -1)) is None
+    assert NATIVE.abort(Server("llama.cpp", None, None), {}) is None

@@ -76,6 +76,11 @@ class Dialect(Protocol):
 
     def read(self, event: dict[str, Any]) -> Piece: ...
 
+    def abort(self, server: Server, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """A request that stops the generation `body` asked for, for servers where closing the
+        stream is not enough (path and body), or None."""
+        ...
+
 
 async def describe(client: httpx.AsyncClient, wanted: str | None) -> Server:
     """Which engine serves which model, from `/v1/models` (and llama-server's `/props`)."""

@@ -333,6 +333,8 @@ class RemoteEngine:
         await asyncio.wait({reading})
         if reading.cancelled():
             result.stop_reason = "cancelled"
+            if (abort := self._dialect.abort(server, body)) is not None:
+                self._spawn(self._post_quietly(*abort))
         elif (error := reading.exception()) is not None:
             raise error
         self._finish(stream, prompt)
@@ -439,6 +441,11 @@ class RemoteEngine:
         if client is not None:
             with contextlib.suppress(httpx.HTTPError):
                 await client.get("/health")
+
+    async def _post_quietly(self, path: str, body: dict[str, Any]) -> None:
+        if self._client is not None:
+            with contextlib.suppress(httpx.HTTPError):
+                await self._client.post(path, json=body)
 
     async def _keep_warm(self, epoch: int) -> None:
         """While completions are being asked for, keep an idle connection from expiring."""

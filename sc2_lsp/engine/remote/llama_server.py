@@ -92,5 +92,8 @@ class LlamaServer:
             read_timings(event, piece)
         return piece
 
+    def abort(self, server: Server, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        return None  # a closed stream stops it within a token
+
 
 DIALECT = LlamaServer()

@@ -4,11 +4,13 @@ Owns the request and reading its streamed chunks. The servers differ in their ex
 vLLM and SGLang take `stop_token_ids` and return the generated ids with `return_token_ids`
 (vLLM drops special tokens from the text, so a stop string could never match there);
 llama-server takes its own fields on this endpoint too (`engine.remote.llama_server`) and
-returns text only. Each server gets only the fields it knows: vLLM logs every unknown one.
+returns text only; SGLang gets a request id, so a cancel can also `POST /abort_request`. Each
+server gets only the fields it knows: vLLM logs every unknown one.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +48,8 @@ class OpenAICompletions:
             body["model"] = server.model
         if server.flavour == "llama.cpp":
             return body | llama_cpp_extras(params, stop_texts, slot)
+        if server.flavour == "sglang":
+            body["rid"] = uuid.uuid4().hex  # what its /abort_request names
         return body | {"stop_token_ids": sorted(params.stop_ids), "return_token_ids": True}
 
     def read(self, event: dict[str, Any]) -> Piece:
@@ -71,6 +75,12 @@ class OpenAICompletions:
                 piece.n_evaluated = prompt_tokens - cached
         read_timings(event, piece)  # llama-server's, more exact where they come
         return piece
+
+    def abort(self, server: Server, body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        # SGLang notices a closed stream only every few seconds while a request is queued.
+        if server.flavour == "sglang" and "rid" in body:
+            return "/abort_request", {"rid": body["rid"], "abort_all": False}
+        return None
 
 
 DIALECT = OpenAICompletions()
