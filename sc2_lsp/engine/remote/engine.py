@@ -38,11 +38,11 @@ from sc2_lsp.engine import (
     ShouldStop,
     Tokenizer,
     TokenSink,
-    common_prefix,
     never_stop,
 )
-from sc2_lsp.engine.remote.dialect import Dialect, Piece, Server, check_tokenizer, describe
+from sc2_lsp.engine.remote.dialect import Dialect, Server, check_tokenizer, describe
 from sc2_lsp.engine.remote.http import RETRIED, RemoteError, connection, events
+from sc2_lsp.engine.remote.progress import Progress
 from sc2_lsp.engine.supervisor import EngineEvent, EventKind, Health
 from sc2_lsp.trace import NO_TRACE, Trace
 
@@ -64,24 +64,6 @@ class _Job:
     cancel: CancelToken
     should_stop: ShouldStop
     on_token: TokenSink | None
-
-
-@dataclass(slots=True)
-class _Stream:
-    """One generation's progress while it streams in."""
-
-    result: Generation
-    params: GenerationParams
-    max_tokens: int
-    should_stop: ShouldStop
-    on_token: TokenSink | None
-    stop_texts: Sequence[str]
-    sent_at: float
-    first_at: float | None = None
-    untokenized: int = 0
-    """Events that came as text only (llama-server's /v1): one token each, ids filled in last."""
-    n_evaluated: int | None = None
-    n_cached: int | None = None
 
 
 class RemoteEngine:
@@ -321,7 +303,7 @@ class RemoteEngine:
             return result
         stops = [self._text_of(token) for token in sorted(params.stop_ids)]
         max_tokens = min(params.max_tokens, room - 1)
-        stream = _Stream(
+        stream = Progress(
             result, params, max_tokens, job.should_stop, job.on_token, stops, time.monotonic()
         )
         body = self._dialect.body(server, prompt, params, max_tokens, stops, self.settings.slot)
@@ -337,82 +319,22 @@ class RemoteEngine:
                 self._spawn(self._post_quietly(*abort))
         elif (error := reading.exception()) is not None:
             raise error
-        self._finish(stream, prompt)
+        assert self._tokenizer is not None
+        self._cached = stream.finish(prompt, self._cached, self._tokenizer.tokenize)
         if self._trace.enabled:
             self._trace_job(stream, waited[0])
         return result
 
-    async def _read(self, body: dict[str, Any], stream: _Stream, waited: list[float]) -> None:
+    async def _read(self, body: dict[str, Any], stream: Progress, waited: list[float]) -> None:
         """Read events into `stream.result` until the server or one of our limits ends it."""
         assert self._client is not None
         received = events(self._client, self._dialect.path, body, waited)
         async with contextlib.aclosing(received):  # leaving closes the stream: the server stops
             async for event in received:
-                if self._take(self._dialect.read(event), stream):
+                if stream.take(self._dialect.read(event)):
                     return
 
-    def _take(self, piece: Piece, stream: _Stream) -> bool:
-        """Add one event's text and tokens to the result; True when the generation is over."""
-        result = stream.result
-        if piece.n_evaluated is not None:
-            stream.n_evaluated, stream.n_cached = piece.n_evaluated, piece.n_cached
-        tokens = piece.tokens or []
-        if piece.tokens is None and piece.text:
-            stream.untokenized += 1
-        if (tokens or piece.text) and stream.first_at is None:
-            stream.first_at = time.monotonic()
-        stop = next((i for i, token in enumerate(tokens) if token in stream.params.stop_ids), None)
-        if (
-            stop is None
-            and piece.tokens is None
-            and _before_stop(piece.text, stream.stop_texts) != piece.text
-        ):
-            stop = 1  # a stop token spelled in text-only events
-        if stop is not None:
-            result.tokens += tokens[:stop]
-            result.text += _before_stop(piece.text, stream.stop_texts) if stop else ""
-            result.stop_reason = "stop_token"
-            return True
-        result.tokens += tokens
-        result.text += piece.text
-        if stream.on_token is not None:
-            for token in tokens:
-                stream.on_token(token)
-        if piece.finish is not None:
-            result.stop_reason = "stop_token" if piece.finish == "stop" else "max_tokens"
-        return self._limited(stream)
-
-    def _limited(self, stream: _Stream) -> bool:
-        """Our side of the limits: `should_stop`, the token cap and the time budget."""
-        result = stream.result
-        if stream.should_stop(result.text):
-            result.stop_reason = "callback"
-        elif len(result.tokens) + stream.untokenized > stream.max_tokens:  # the server's cap too
-            del result.tokens[stream.max_tokens :]
-            result.stop_reason = "max_tokens"
-        elif _over_budget(stream):
-            result.stop_reason = "time_budget"
-        else:
-            return False
-        return True
-
-    def _finish(self, stream: _Stream, prompt: tuple[int, ...]) -> None:
-        result, now = stream.result, time.monotonic()
-        if stream.untokenized and self._tokenizer is not None:  # once, not per event: it costs
-            result.tokens = self._tokenizer.tokenize(result.text)
-        first = stream.first_at or now
-        result.prompt_seconds = first - stream.sent_at
-        result.generate_seconds = now - first
-        if stream.n_evaluated is not None:
-            result.n_reused = max(0, len(prompt) - stream.n_evaluated)
-        else:  # closed before the server said: what it is known to have kept
-            result.n_reused = common_prefix(self._cached, prompt)
-        if stream.first_at is None:  # the prompt may not have been evaluated to its end
-            self._cached = prompt[: common_prefix(self._cached, prompt)]
-        else:
-            self._cached = prompt + tuple(result.tokens)
-
-    def _trace_job(self, stream: _Stream, waited: float) -> None:
+    def _trace_job(self, stream: Progress, waited: float) -> None:
         self._trace(
             "job",
             name="generate",
@@ -467,21 +389,6 @@ class RemoteEngine:
         self._stop_background()
         if self._client is not None:
             await self._client.aclose()
-
-
-def _over_budget(stream: _Stream) -> bool:
-    """Past the budget, finish the line being written; past twice the budget, stop at once."""
-    budget = stream.params.time_budget_s
-    if budget is None or stream.first_at is None:
-        return False
-    spent = time.monotonic() - stream.first_at
-    return spent > budget and (stream.result.text.endswith("\n") or spent > 2 * budget)
-
-
-def _before_stop(text: str, stop_texts: Sequence[str]) -> str:
-    """`text` up to the first stop token spelled in it (servers that send them as text)."""
-    cut = min((text.find(stop) for stop in stop_texts if stop and stop in text), default=-1)
-    return text[:cut] if cut >= 0 else text
 
 
 def _finished(generation: Generation) -> Future[Generation]:
