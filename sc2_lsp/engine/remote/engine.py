@@ -2,10 +2,11 @@
 
 The prompt is built here, as token ids, from the served model's vocabulary (read locally), and
 sent as is. One asyncio loop on a thread of its own holds one keep-alive `httpx.AsyncClient`
-with a spare warm connection, so the server's event loop-free callers get concurrent futures.
-Generations run one at a time in submission order and always stream: a cancel (the next
-keystroke) closes the stream, which is how every supported server learns to stop. The stop
-ids, `should_stop`, the token cap and the time budget are checked here on what streams in.
+with a spare warm connection; callers get `concurrent.futures.Future`s, so the language
+server's own event loop never waits on the network. Generations run one at a time in
+submission order and always stream: a cancel (the next keystroke) closes the stream, which is
+how every supported server learns to stop. The stop ids, `should_stop`, the token cap and the
+time budget are checked here on what streams in (`progress`).
 
 When the server cannot be used (down, 429, 5xx, timeouts), the job in flight gets an empty
 answer ("unavailable"), the user is told once, completions pause and the engine reconnects
