@@ -21,10 +21,10 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -48,6 +48,7 @@ from sc2_lsp.engine.supervisor import EngineEvent, EventKind, Health
 from sc2_lsp.trace import NO_TRACE, Trace
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 QUIET_S = 600.0
@@ -104,6 +105,7 @@ class RemoteEngine:
         self._told: dict[str, float] = {}
         self._used_at = 0.0
         self._background: set[asyncio.Task[Any]] = set()
+        self._pending: dict[Future[Any], object] = {}
 
     # -- Engine ------------------------------------------------------------------------------
 
@@ -127,7 +129,8 @@ class RemoteEngine:
         self._epoch += 1
         self.health = Health(state="loading")
         self.cancel_running()
-        return asyncio.run_coroutine_threadsafe(self._load(options, self._epoch), self._loop)
+        closed = EngineError("the remote engine was closed while connecting")
+        return self._submit(self._load(options, self._epoch), closed)
 
     def generate(
         self,
@@ -140,7 +143,9 @@ class RemoteEngine:
         if not self.ready or self._closed:
             return _finished(Generation(n_prompt=len(prompt), stop_reason="unavailable"))
         job = _Job(tuple(prompt), params, cancel, should_stop, on_token)
-        return asyncio.run_coroutine_threadsafe(self._generate(job), self._loop)
+        return self._submit(
+            self._generate(job), Generation(n_prompt=len(prompt), stop_reason="unavailable")
+        )
 
     def cancel_running(self) -> None:
         running = self._running
@@ -158,6 +163,20 @@ class RemoteEngine:
             asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        for future, answer in list(self._pending.items()):  # what the stopped loop left
+            with contextlib.suppress(InvalidStateError):
+                if isinstance(answer, BaseException):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+
+    def _submit(self, work: Coroutine[Any, Any, T], otherwise: T | BaseException) -> Future[T]:
+        """Run `work` on the engine's loop. Its future is answered with `otherwise` if the engine
+        closes first: every caller gets an answer."""
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        self._pending[future] = otherwise
+        future.add_done_callback(lambda done: self._pending.pop(done, None))
+        return future
 
     # -- connecting (engine loop) ------------------------------------------------------------
 
