@@ -347,3 +347,37 @@ def test_doctor_checks_the_remote_engine(
     server.kill()
     down = doctor("team-key")
     assert down.returncode == 1 and f"reachable: no: cannot reach {server.url}" in down.stdout
+
+
+async def test_settings_switch_the_engine_between_local_and_remote(
+    start_server: Start,
+    llama_server_factory: Callable[..., LlamaServer],
+    real_vocab_models: Callable[[str], Path],
+    tmp_path: Path,
+) -> None:
+    model = real_vocab_models("x")
+    server = llama_server_factory(model)
+    settings = {"completion": {"cache": False}}
+    client = await start_server(model=model, init_options=settings)
+    await wait_for_model(client)
+    uri = open_document(client, tmp_path / "s.py", "value = \n")
+    assert (await complete(client, uri, 0, 8))[0].startswith("xx")
+    assert "id_task" not in server.slot()  # generated here
+
+    def push(engine: dict[str, Any]) -> None:
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"sc2": {**settings, "engine": engine}})
+        )
+
+    push({"kind": "llama-server", "url": server.url})
+    deadline = time.monotonic() + 30
+    while (now := await status(client))["engine"]["kind"] != "llama-server" or now["model"][
+        "state"
+    ] != "ready":
+        assert time.monotonic() < deadline, now
+        await asyncio.sleep(0.05)
+    assert (await complete(client, uri, 0, 8))[0].startswith("xx")
+    assert "id_task" in server.slot()  # generated there
+    push({"kind": "local"})
+    await wait_for_model(client)
+    assert (await status(client))["engine"]["pid"] is not None  # an engine process again
