@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install test figures test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
+.PHONY: help install llama-server test test-remote figures test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,7 +15,10 @@ $(BIN)/python:
 install: $(BIN)/python ## create .venv and install sc2-lsp with its dev tools (compiles llama.cpp once)
 	$(BIN)/pip install -e '.[dev]'
 
-test: ## run every test tier: unit, e2e (real server over stdio), model (real llama.cpp)
+llama-server: ## build llama.cpp's llama-server once from the pinned sdist (cached per version, ~8 min)
+	$(BIN)/python -m tools.llama_server build
+
+test: llama-server ## run every test tier: unit, e2e (real server over stdio), model (real llama.cpp), remote
 	$(BIN)/python -m pytest
 
 figures: ## run the reliability tier and refresh the committed tests/reliability/figures.json
@@ -26,6 +29,9 @@ test-unit: ## unit tier only
 
 test-e2e: ## end-to-end tier only
 	$(BIN)/python -m pytest tests/e2e
+
+test-remote: llama-server ## remote engines against a real llama-server
+	$(BIN)/python -m pytest tests/remote
 
 test-editors: ## Neovim plugin tests: headless nvim 0.11.4 and 0.12-dev with the real server
 	$(BIN)/python -m pytest tests/editors

@@ -27,7 +27,7 @@ from sc2_lsp.config import Settings, load_options, resolve
 from sc2_lsp.context.retrieval.recent import RecentEdits
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import EngineError
-from sc2_lsp.engine.supervisor import SupervisedEngine
+from sc2_lsp.engine.backends import Hooks, ManagedEngine, make_engine
 from sc2_lsp.languages import language_for
 from sc2_lsp.prompting import Prepared, Request, prepare
 from sc2_lsp.repository import RepositoryContext
@@ -115,6 +115,11 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         default=models.DEFAULT_MODEL,
         help=f"{', '.join(models.KNOWN_MODELS)} or REPO:FILE (default {models.DEFAULT_MODEL})",
+    )
+    pull.add_argument(
+        "--vocab-only",
+        action="store_true",
+        help="only its vocabulary (a few MB): enough to build prompts for a remote engine",
     )
     pull.set_defaults(handler=run_model_pull)
     listing = model_commands.add_parser("list", help="list downloaded models")
@@ -333,7 +338,8 @@ def run_complete(args: argparse.Namespace) -> int:
     settings = _settings(args)
     request = _request(args.file, args.line, args.col, args.workspace)
     repository = _repository(args, settings)
-    engine = SupervisedEngine(on_event=lambda event: print(event.message, file=sys.stderr))
+    hooks = Hooks(on_event=lambda event: print(event.message, file=sys.stderr))
+    engine = make_engine(settings.engine, hooks)
     try:
         info = engine.load(load_options(settings.model, models.resolve(settings.model.path)))
         for warning in info.result().warnings:
@@ -370,7 +376,7 @@ def run_complete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_ready(engine: SupervisedEngine, timeout: float = 120.0) -> bool:
+def _wait_ready(engine: ManagedEngine, timeout: float = 120.0) -> bool:
     """After a crash: wait for the restarted engine (True) or for the supervisor to give up."""
     deadline = time.monotonic() + timeout
     while engine.health.state in ("restarting", "loading") and time.monotonic() < deadline:
@@ -382,7 +388,7 @@ def _wait_ready(engine: SupervisedEngine, timeout: float = 120.0) -> bool:
 
 
 def run_model_pull(args: argparse.Namespace) -> int:
-    path = models.pull(args.spec)
+    path = models.pull(args.spec, vocab=args.vocab_only)
     print(path)
     return 0
 
@@ -411,7 +417,12 @@ def run_doctor(args: argparse.Namespace) -> int:
         print(doctor.forget_fallback(settings.model))
         return 0
     status = 0
-    for line in doctor.report(settings.model, probe=not args.no_probe):
+    report = (
+        doctor.report(settings.model, probe=not args.no_probe)
+        if settings.engine.kind == "local"
+        else doctor.remote_report(settings, probe=not args.no_probe)
+    )
+    for line in report:
         if isinstance(line, int):
             status = line
         else:

@@ -2,9 +2,10 @@
 
 request → prompt (`prompting`) → engine (one generation at a time, superseded per document)
 → post-processing → Suggestion, with the typed-ahead cache (`suggestions`) in front, the
-debounce from the typing rhythm (`rhythm`), the file window kept while typing and the
-prompt-time budget; after an answer, the work done while the user reads it (alternatives and
-the prefetch of accepted states) is the `speculation.Speculator`'s.
+debounce from the typing rhythm (`rhythm`), the file window kept while typing, the prompt-time
+budget, and on a remote engine a stream the user types along kept alive (`following`); after
+an answer, the work done while the user reads it (alternatives and the prefetch of accepted
+states) is the `speculation.Speculator`'s.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from sc2_lsp import postprocess, syntax
 from sc2_lsp.config import Settings
 from sc2_lsp.engine import CancelToken, Engine, Generation, Tokenizer
+from sc2_lsp.following import Stream, supersede
 from sc2_lsp.prompting import (
     MIN_PROMPT_TOKENS,
     ContextProvider,
@@ -101,6 +103,9 @@ class Completer:
     _windows: dict[str, Window] = field(default_factory=dict)
     """Per document, the file window the last prompt used, kept while typing."""
     _counters: dict[int, TokenCache] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _stream: Stream | None = None
+    """The remote generation in flight, which the next keystrokes may follow."""
 
     def __post_init__(self) -> None:
         self.speculator = Speculator(self)
@@ -186,11 +191,13 @@ class Completer:
             return cached
         uri = request.snapshot.uri
         token = CancelToken()
-        previous = self._latest.get(uri)
-        if previous is not None:
-            previous.cancel()
-        self._latest[uri] = token
+        followed = supersede(self._stream, self._latest, request, token)
         try:
+            if followed is not None:  # typing along a remote stream: its answer, less the typed
+                await asyncio.shield(followed.ended)
+                answer = None if token.cancelled else self._from_cache(request, settings, started)
+                if answer is not None or token.cancelled:
+                    return answer
             speculation = self.speculator.adopt(request)
             self.speculator.cancel()
             if speculation is not None:
@@ -245,18 +252,57 @@ class Completer:
             return None
         if not speculative:
             self.last_prompt = prepared.prompt.render()
+        if speculative or settings.engine.kind == "local":
+            return await self._run(request, prepared, token, speculative)
+        # Remote: a stream the next keystrokes may follow, so it outlives this request.
+        stream = self._stream = Stream.start(request, token)
+        job = asyncio.ensure_future(self._run(request, prepared, token, False, stream, settings))
+        self._tasks.add(job)
+        job.add_done_callback(self._tasks.discard)
+        try:
+            found = await asyncio.shield(job)
+        except asyncio.CancelledError:
+            stream.orphaned = True  # the client gave up on it; a keystroke typing along may not
+            raise
+        return None if stream.orphaned else found
+
+    async def _run(
+        self,
+        request: Request,
+        prepared: Prepared,
+        token: CancelToken,
+        speculative: bool,
+        stream: Stream | None = None,
+        settings: Settings | None = None,
+    ) -> Found | None:
+        """One generation, cleaned; a stream's suggestion is cached before the stream ends."""
+        should_stop = partial(postprocess.should_stop, ctx=prepared.post)
         future = self.engine.generate(
             prepared.prompt.tokens,
             prepared.params,
             token,
-            partial(postprocess.should_stop, ctx=prepared.post),
+            stream.watching(should_stop) if stream is not None else should_stop,
         )
         try:
-            generation = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            token.cancel()
-            self.stats.cancelled += 1
-            raise
+            try:
+                generation = await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                token.cancel()
+                self.stats.cancelled += 1
+                raise
+            found = self._cleaned(prepared, generation, speculative)
+            if stream is not None and settings is not None and found is not None and found[0]:
+                self.remember(request, [found[0]], settings)
+            return found
+        finally:
+            if stream is not None:
+                stream.end()
+                if self._stream is stream:
+                    self._stream = None
+
+    def _cleaned(
+        self, prepared: Prepared, generation: Generation, speculative: bool
+    ) -> Found | None:
         self.traced(prepared, generation, speculative)
         if generation.stop_reason == "unavailable":
             return None  # the engine is restarting or gone; the supervisor tells the user

@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.engine import SAFEST, LoadOptions
@@ -25,6 +26,30 @@ SECTION = "sc2"
 
 def _range(low: float, high: float) -> dict[str, tuple[float, float]]:
     return {"range": (low, high)}
+
+
+def _url(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected an http:// or https:// URL"  # not echoed: it may hold a password
+    if parts.username or parts.password:
+        return (
+            "credentials never go in settings: put the API key in an environment variable and "
+            "name that variable in engine.apiKeyEnv"
+        )
+    return None
+
+
+def _headers(value: object) -> str | None:
+    names = {str(name).lower() for name in value} if isinstance(value, dict) else set()
+    if names & {"authorization", "x-api-key", "proxy-authorization"}:
+        return (
+            "credentials never go in settings: put the API key in an environment variable and "
+            "name that variable in engine.apiKeyEnv"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -50,6 +75,48 @@ class ModelSettings:
     no GPU); "off" never changes what was asked."""
     watchdog_seconds: float = field(default=30.0, metadata=_range(0, 3600))
     """Restart the model process when llama.cpp shows no progress for this long; 0 = never."""
+
+
+EngineKind = Literal["local", "openai", "llama-server"]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Where the model runs: here (`local`), or on a shared server the team runs."""
+
+    kind: EngineKind = "local"
+    """`local` (the model in a process of sc2-lsp's own), `openai` (`/v1/completions` of vLLM,
+    SGLang or llama-server) or `llama-server` (its native `/completion`). Remote engines still
+    need `model.path`: a GGUF of the served model (its vocabulary is enough) to build prompts."""
+    url: str | None = field(default=None, metadata={"check": _url})
+    """The server's base URL, e.g. `http://gpu-box:8000` (without `/v1`)."""
+    model: str | None = None
+    """The served model name; `null` = the first one the server lists."""
+    api_key_env: str | None = None
+    """The name of the environment variable that holds the API key (sent as
+    `Authorization: Bearer`); the key itself never goes in settings or logs."""
+    headers: dict[str, str] = field(default_factory=dict, metadata={"check": _headers})
+    """Extra HTTP headers sent with every request (credentials excepted)."""
+    affinity_header: str = "X-Session-ID"
+    """Header carrying a stable per-user, per-workspace id, so a session-affine router keeps
+    each developer on the replica that holds their prefix cache; "" = none."""
+    connect_timeout_ms: int = field(default=3000, metadata=_range(100, 120000))
+    """Give up connecting after this long."""
+    read_timeout_ms: int = field(default=30000, metadata=_range(100, 600000))
+    """Give up on a request when the server sends nothing for this long."""
+    tls_verify: bool = True
+    """Verify the server's TLS certificate (https URLs)."""
+    ca_bundle: str | None = None
+    """A PEM file of CA certificates to verify the server with (a private CA); `null` = the
+    system's. Proxies come from the standard environment variables (`HTTPS_PROXY`,
+    `NO_PROXY`, …) and are used for this URL only."""
+    slot: int = field(default=-1, metadata=_range(-1, 1024))
+    """llama-server: the slot to generate in (`id_slot`); -1 = the one whose cache fits best."""
+    prefetch: bool = False
+    """Allow `completion.prefetch` on a remote engine (off: it spends shared GPU time)."""
+    fallback: Literal["none", "local"] = "none"
+    """`local`: while the server cannot be used, generate with `model.path` here (it must then
+    be a full model, not a vocabulary)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +210,7 @@ class Settings:
     """Everything the server can be told."""
 
     model: ModelSettings = field(default_factory=ModelSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     prompt: PromptSettings = field(default_factory=PromptSettings)
     repository: RepoContextSettings = field(default_factory=RepoContextSettings)
@@ -151,6 +219,13 @@ class Settings:
     """`error`, `warning`, `info` or `debug`."""
     log_document_text: bool = False
     """Allow document text in logs (off: logs never contain code)."""
+
+    @property
+    def prefetch(self) -> bool:
+        """Prefetch is on: asked for, with the cache it fills, and allowed on this engine."""
+        completion = self.completion
+        allowed = self.engine.kind == "local" or self.engine.prefetch
+        return completion.prefetch and completion.cache and allowed
 
 
 T = TypeVar("T")
@@ -192,6 +267,9 @@ def merge(base: T, raw: object, where: str = "") -> tuple[T, list[str]]:
             errors.extend(nested_errors)
             continue
         converted, problem = _convert(value, hints[name], fields[name])
+        check = fields[name].metadata.get("check")
+        if not problem and check is not None:
+            problem = check(converted)
         if problem:
             errors.append(f"{dotted}: {problem}")
         else:
@@ -234,6 +312,10 @@ def _convert(value: object, hint: Any, spec: dataclasses.Field[Any]) -> tuple[An
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple(value), None
         return None, f"expected a list of strings, got {_json_type(value)}"
+    if origin is dict:
+        if isinstance(value, dict) and all(isinstance(item, str) for item in value.values()):
+            return dict(value), None
+        return None, f"expected an object of strings, got {_json_type(value)}"
     if hint is bool:
         if isinstance(value, bool):
             return value, None

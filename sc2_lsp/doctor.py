@@ -3,18 +3,24 @@
 Everything that runs the model goes through a `SupervisedEngine`, so a model that crashes
 llama.cpp is reported ("crashes: SIGSEGV …") instead of ending the doctor. When a fallback
 applies (a known fault avoided, remembered, or safe mode), the speed is measured with it and,
-in a second engine process, without it, so the report says what the fallback costs.
+in a second engine process, without it, so the report says what the fallback costs. A remote
+engine (`engine.kind` other than `local`) is checked step by step instead: reachable,
+authorised, the tokenizer it serves, the round trip, and tokens/s through the real engine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 from sc2_lsp import __version__, models
-from sc2_lsp.config import ModelSettings, load_options
+from sc2_lsp.config import ModelSettings, Settings, load_options
 from sc2_lsp.engine import CancelToken, Engine, EngineError, GenerationParams, LoadOptions, Safety
 from sc2_lsp.engine.faults import AMX_QUANT_TYPES, amx_available
 from sc2_lsp.engine.memory import FallbackMemory, fingerprint
@@ -165,3 +171,91 @@ def forget_fallback(model: ModelSettings) -> str:
         return f"no fallback is remembered for {path.name} here"
     memory.forget(key)
     return f"forgot the fallback for {path.name}; the next start tries without it"
+
+
+def remote_report(settings: Settings, probe: bool = True) -> Iterator[str | int]:
+    """The remote engine's checks, one line each; a final 1 when one fails."""
+    from sc2_lsp.engine.llama import Tokenizer
+
+    engine = settings.engine
+    yield f"sc2-lsp {__version__}, engine {engine.kind} at {engine.url}"
+    try:
+        path = models.resolve(settings.model.path)
+        tokenizer = Tokenizer.load(path)
+        template = tokenizer.template(settings.model.template)
+    except (models.ModelError, EngineError) as error:
+        yield f"vocabulary (model.path): {error}"
+        yield 1
+        return
+    yield f"vocabulary (model.path): {path}, template {template.name}"
+    lines: list[str] = []
+    passed = asyncio.run(_remote_checks(settings, tokenizer, template, lines))
+    yield from lines
+    if not passed:
+        yield 1
+    elif probe:
+        yield from _remote_speed(settings, path)
+
+
+async def _remote_checks(
+    settings: Settings, tokenizer: Any, template: Any, lines: list[str]
+) -> bool:
+    from sc2_lsp.engine.backends import affinity_id
+    from sc2_lsp.engine.remote.dialect import check_tokenizer, describe
+    from sc2_lsp.engine.remote.http import RemoteError, connection, get_json
+
+    try:
+        client = connection(settings.engine, affinity_id(())).client()
+    except RemoteError as error:
+        lines.append(f"settings: {error}")
+        return False
+    async with client:
+        trips: list[float] = []
+        for _ in range(5):
+            started = time.perf_counter()
+            try:
+                await get_json(client, "/health")
+            except RemoteError as error:
+                lines.append(f"reachable: no: {error}")
+                return False
+            trips.append((time.perf_counter() - started) * 1000)
+        lines.append(
+            f"reachable: yes; round trip {statistics.median(trips):.1f} ms (median of 5 GET /health)"
+        )
+        try:
+            server = await describe(client, settings.engine.model)
+        except RemoteError as error:
+            lines.append(f"{'authorised: no' if error.kind == 'auth' else 'serving'}: {error}")
+            return False
+        key = (
+            f"the key in ${settings.engine.api_key_env}"
+            if settings.engine.api_key_env
+            else "no key"
+        )
+        lines.append(f"authorised: yes ({key})")
+        lines.append(
+            f"serves: {server.model!r} on {server.flavour}, context {server.n_ctx or 'not said'}"
+        )
+        try:
+            warning = await check_tokenizer(client, server, tokenizer, template)
+        except RemoteError as error:
+            lines.append(f"tokenizer: {error}")
+            return False
+        lines.append(f"tokenizer: {warning or 'the same as the local vocabulary'}")
+    return True
+
+
+def _remote_speed(settings: Settings, path: Path) -> Iterator[str]:
+    from sc2_lsp.engine.backends import Hooks, make_engine
+
+    events: list[EngineEvent] = []
+    engine = make_engine(replace(settings.engine, fallback="none"), Hooks(on_event=events.append))
+    try:
+        engine.load(load_options(settings.model, path)).result()
+        speed = speed_probe(engine)
+    except EngineError as error:
+        yield f"speed: not measured: {error}"
+        return
+    finally:
+        engine.close()
+    yield f"speed (network included): {speed.describe()}"

@@ -39,6 +39,7 @@ from huggingface_hub.utils import validate_repo_id  # type: ignore[attr-defined]
 
 from sc2_lsp.gguf_info import GgufInfo, ModelError, check_usable, inspect_gguf, validate
 from sc2_lsp.hub_download import download, partial_files
+from sc2_lsp.vocabulary import pull_vocabulary, vocab_path
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -168,18 +169,21 @@ def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().upper() in constants.ENV_VARS_TRUE_VALUES
 
 
-def pull(spec: str = DEFAULT_MODEL, *, progress: bool = True, force: bool = False) -> Path:
+def pull(
+    spec: str = DEFAULT_MODEL, *, progress: bool = True, force: bool = False, vocab: bool = False
+) -> Path:
     """Download ``spec`` into ``model_dir()`` (resuming a partial download), validate, return it.
 
     An already-downloaded file is validated and returned without touching the network unless
-    ``force``. Every failure is a ``ModelError`` whose message says what to do next.
+    ``force``. ``vocab``: only its vocabulary (``sc2_lsp.vocabulary``), for a remote engine.
+    Every failure is a ``ModelError`` whose message says what to do next.
     """
     source = parse_spec(spec)
-    dest = local_path(source)
+    dest = vocab_path(local_path(source)) if vocab else local_path(source)
     if dest.is_file() and not force:
         _log.info("%s is already downloaded: %s", source.spec, dest)
         try:
-            return validate(dest).path
+            return (inspect_gguf if vocab else validate)(dest).path
         except ModelError as exc:
             raise ModelError(
                 f"{exc} Remove it with `sc2-lsp model rm {spec}` and pull again."
@@ -200,6 +204,10 @@ def pull(spec: str = DEFAULT_MODEL, *, progress: bool = True, force: bool = Fals
         dest.unlink(missing_ok=True)
     endpoint = os.environ.get("HF_ENDPOINT", "").strip().rstrip("/") or None
     try:
+        if vocab:
+            return inspect_gguf(
+                pull_vocabulary(source.repo_id, source.filename, dest, endpoint)
+            ).path
         download(source.repo_id, source.filename, dest, _lock_path(dest), endpoint, progress)
     except ModelError:
         raise
@@ -367,8 +375,9 @@ def resolve(spec: str | None) -> Path:
             ) from None
         raise
     dest = local_path(source)
-    if dest.is_file():
-        return dest
+    for found in (dest, vocab_path(dest)):  # a remote engine needs only the vocabulary
+        if found.is_file():
+            return found
     alias = _alias(source)
     size = f" ({_APPROX_SIZE[alias]})" if alias in _APPROX_SIZE else ""
     if partial_files(dest):
@@ -384,8 +393,9 @@ def resolve(spec: str | None) -> Path:
 def _implicit_model() -> Path:
     for name in (DEFAULT_MODEL, *KNOWN_MODELS):
         dest = local_path(KNOWN_MODELS[name])
-        if dest.is_file():
-            return dest
+        for path in (dest, vocab_path(dest)):
+            if path.is_file():
+                return path
     found = _local_ggufs()
     if len(found) == 1:
         return found[0]

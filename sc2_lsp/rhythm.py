@@ -29,7 +29,8 @@ def adaptive_debounce(
     """Wait about as long as the user's usual gap between keystrokes, within [base, ceiling].
 
     Someone typing steadily every 120 ms gets ~120 ms, so no generation starts and is thrown
-    away mid-word. When the model answers faster than they type (`model_ms`, measured), there
+    away mid-word. When the model answers faster than they type (`model_ms`, measured; for a
+    remote engine the round trip included), there
     is nothing to save by waiting: every keystroke gets its suggestion after `base`.
     """
     if typing_interval_ms <= 0 or (model_ms is not None and model_ms <= typing_interval_ms):

@@ -40,9 +40,10 @@ from sc2_lsp import (
 )
 from sc2_lsp.acceptance import AcceptanceLog, StatsFile
 from sc2_lsp.completer import Completer
-from sc2_lsp.config import SECTION, Settings, load_options, resolve
+from sc2_lsp.config import SECTION, EngineSettings, Settings, load_options, resolve
 from sc2_lsp.engine import EngineError, ModelInfo
-from sc2_lsp.engine.supervisor import EngineEvent, SupervisedEngine
+from sc2_lsp.engine.backends import Hooks, ManagedEngine, make_engine
+from sc2_lsp.engine.supervisor import EngineEvent
 from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol
 from sc2_lsp.repository import RepositoryContext
 from sc2_lsp.trace import Trace
@@ -68,7 +69,10 @@ class Sc2Server(LanguageServer):
         self.client_layer: object = None
         self.settings = Settings()
         self.trace = self.protocol.work_trace = Trace.from_env()
-        self.engine = SupervisedEngine(on_event=self._engine_event, trace=self.trace)
+        self.engine: ManagedEngine = make_engine(
+            self.settings.engine, Hooks(self._engine_event, self.trace)
+        )
+        self._engine_with = self.settings.engine
         self.repository = RepositoryContext()
         self.completer = Completer(self.engine, self.repository.provide, self.trace)
         self.acceptance = AcceptanceLog(StatsFile())
@@ -102,7 +106,7 @@ class Sc2Server(LanguageServer):
         self.acceptance.enabled = settings.stats.enable
         self.configure_repository()
         self.check_open_documents()
-        if settings.model != self._loaded_with:
+        if (settings.model, settings.engine) != self._loaded_with:
             self.run_task(self.load_model())
 
     def configure_repository(self) -> None:
@@ -212,6 +216,8 @@ class Sc2Server(LanguageServer):
                 "nGpuLayers": info.n_gpu_layers if info else None,
             },
             "engine": {
+                "kind": self.settings.engine.kind,
+                "url": self.settings.engine.url,
                 "pid": health.pid,
                 "restarts": health.restarts,
                 "lastCause": health.last_cause,
@@ -241,9 +247,20 @@ class Sc2Server(LanguageServer):
 
     # -- model ------------------------------------------------------------------------------
 
+    def _hooks(self) -> Hooks:
+        return Hooks(self._engine_event, self.trace, tuple(self.workspace_roots()))
+
+    async def swap_engine(self, settings: EngineSettings) -> None:
+        """`engine.*` changed: the next generation runs on a new engine of that kind."""
+        old, self._engine_with = self.engine, settings
+        self.engine = make_engine(settings, self._hooks())
+        self.completer.engine = self.engine
+        await asyncio.to_thread(old.close)
+
     async def load_model(self) -> None:
         wanted = self.settings.model
-        self._loaded_with = wanted
+        self._loaded_with = (wanted, self.settings.engine)
+        loading_with = self._loaded_with
         self._loop = asyncio.get_running_loop()
         self.model_error, self._resolving = None, True
         self.publish_status()
@@ -251,6 +268,8 @@ class Sc2Server(LanguageServer):
         # The old model's generation would hold the engine (and then fill the cache).
         self.completer.cancel_speculation()
         self.engine.cancel_running()
+        if self.settings.engine != self._engine_with:
+            await self.swap_engine(self.settings.engine)
         try:
             path = await asyncio.to_thread(models.resolve, wanted.path)
             loading = self.engine.load(load_options(wanted, path))
@@ -258,14 +277,14 @@ class Sc2Server(LanguageServer):
             self.publish_status()
             info: ModelInfo = await asyncio.wrap_future(loading)
         except (models.ModelError, EngineError) as error:
-            if self._loaded_with is wanted:
+            if self._loaded_with is loading_with:
                 self._resolving = False
                 self.model_error = str(error)
                 self.publish_status()
                 self.show(f"sc2-lsp: {error}", types.MessageType.Error)
             self._end_progress(progress, "model not loaded")
             return
-        if self._loaded_with is not wanted:
+        if self._loaded_with is not loading_with:
             return
         self.completer.cache.clear()  # suggestions that finished on the old model
         self.publish_status()

@@ -102,8 +102,12 @@ class Speculator:
     ) -> None:
         """After showing `shown`: its alternatives (when `answered` by the model), then what
         follows accepting it, unless cached or being computed."""
-        wants_branches = answered is not None and settings.completion.suggestions > 1
-        wants_prefetch = settings.completion.prefetch and settings.completion.cache
+        wants_branches = (
+            answered is not None
+            and settings.completion.suggestions > 1
+            and settings.engine.kind == "local"  # remote engines do not branch a prompt
+        )
+        wants_prefetch = settings.prefetch
         if not (wants_branches or wants_prefetch):
             return
         key = cursor_key(request, shown)
@@ -140,7 +144,7 @@ class Speculator:
         await asyncio.sleep(PREFETCH_DELAY_S)
         if answered is not None and not await self._branches(request, answered, settings):
             return
-        if settings.completion.prefetch and settings.completion.cache:
+        if settings.prefetch:
             await self._prefetch(request, shown, settings)
 
     async def _branches(self, request: Request, answered: Found, settings: Settings) -> bool:

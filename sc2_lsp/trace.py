@@ -9,7 +9,10 @@ Off unless `SC2_TRACE=PATH` is set in the server's environment. Each line is one
   as the completer saw it, `start` being when the engine began it;
 - `job` (name, start, end; for generations also ipc_ms, the server's wall time beyond the
   engine process's own; send_ms, the engine's time sending streamed tokens; hop_ms, each
-  streamed token's trip to the server): one job on the engine thread;
+  streamed token's trip to the server): one job on the engine thread; for a remote engine
+  (remote: the endpoint; http_wait_ms, the time spent waiting on the connection;
+  server_evaluated and server_cached, the prompt tokens the server says it evaluated and took
+  from its cache, when it says) one generation on the engine's loop;
 - `rpc_in` / `rpc_out` (id, method, at): a request reaching the JSON-RPC layer and its answer.
 
 Document text never appears; prompt token ids do (they are the point of the trace).

@@ -176,3 +176,78 @@ async def test_the_engines_alternatives_come_after_the_suggestion_on_asking_agai
     assert [item.text for item in again.items] == ["compute(1)", "other_1()", "other_2()"]
     assert again.items[0].lineage == first.items[0].lineage  # the one shown keeps its identity
     assert len(engine.jobs) == 2  # no model call for asking again
+
+
+def remote(**completion: object) -> Settings:
+    """Settings with a remote engine kind: what the completer decides by (the engine is fake)."""
+    base = {"debounceMs": 0, "adaptiveDebounce": False, "maxTokensLine": 16}
+    resolved, errors = resolve(
+        {"completion": {**base, **completion}, "engine": {"kind": "openai", "url": "http://x"}}
+    )
+    assert not errors
+    return resolved
+
+
+async def test_typing_along_a_remote_stream_keeps_it_and_is_answered_from_it(
+    engine: ScriptedEngine,
+) -> None:
+    engine.token_delay_s = 0.05
+    completer = Completer(engine)
+    first = asyncio.ensure_future(completer.complete(at("value = "), remote()))
+    await asyncio.sleep(0.1)  # "com" has streamed in
+    second = await completer.complete(at("value = co"), remote())
+    assert second is not None and second.text == "mpute(1)"
+    assert await first is None  # stale: its cursor has moved on
+    assert len(engine.jobs) == 1 and engine.jobs[0].result is not None
+    assert engine.jobs[0].result.stop_reason != "cancelled"
+
+
+async def test_typing_something_else_cancels_the_remote_stream(engine: ScriptedEngine) -> None:
+    engine.token_delay_s = 0.05
+    completer = Completer(engine)
+    first = asyncio.ensure_future(completer.complete(at("value = "), remote()))
+    await asyncio.sleep(0.1)
+    second = await completer.complete(at("value = x"), remote())
+    assert await first is None and second is not None
+    assert len(engine.jobs) == 2
+    assert engine.jobs[0].result is not None and engine.jobs[0].result.stop_reason == "cancelled"
+
+
+async def test_a_remote_stream_outlives_its_cancelled_request_for_a_follower(
+    engine: ScriptedEngine,
+) -> None:
+    engine.token_delay_s = 0.05
+    completer = Completer(engine)
+    first = asyncio.ensure_future(completer.complete(at("value = "), remote()))
+    await asyncio.sleep(0.1)
+    first.cancel()  # the editor cancels the old request as the user types on
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    follower = await completer.complete(at("value = comp"), remote())
+    assert follower is not None and follower.text == "ute(1)"
+    assert len(engine.jobs) == 1
+
+
+async def test_a_local_engine_never_follows(engine: ScriptedEngine) -> None:
+    engine.token_delay_s = 0.05
+    completer = Completer(engine)
+    first = asyncio.ensure_future(completer.complete(at("value = "), settings()))
+    await asyncio.sleep(0.1)
+    second = await completer.complete(at("value = co"), settings())
+    assert await first is None and second is not None
+    assert engine.jobs[0].result is not None and engine.jobs[0].result.stop_reason == "cancelled"
+
+
+async def test_the_stream_watcher_crosses_to_an_engine_process_as_the_plain_should_stop() -> None:
+    """A remote engine's local fallback runs `should_stop` in its engine process."""
+    import pickle
+    from functools import partial
+
+    from sc2_lsp import postprocess
+    from sc2_lsp.engine import CancelToken
+    from sc2_lsp.following import Stream
+
+    plain = partial(postprocess.should_stop, ctx=None)
+    watcher = Stream.start(at("value = "), CancelToken()).watching(plain)  # type: ignore[arg-type]
+    crossed = pickle.loads(pickle.dumps(watcher))
+    assert isinstance(crossed, partial) and crossed.func is postprocess.should_stop

@@ -24,6 +24,14 @@ export const SERVER_KEYS = [
   'repository.enabled',
   'stats.enable',
   'logLevel',
+  'engine.kind',
+  'engine.url',
+  'engine.model',
+  'engine.apiKeyEnv',
+  'engine.headers',
+  'engine.affinityHeader',
+  'engine.caBundle',
+  'engine.fallback',
 ] as const;
 
 /** Changing these needs a new server process, not just a configuration re-pull. */

@@ -34,6 +34,16 @@ test('every server key is contributed, and sent with its default', () => {
     repository: { enabled: true },
     stats: { enable: true },
     logLevel: 'info',
+    engine: {
+      kind: 'local',
+      url: null,
+      model: null,
+      apiKeyEnv: null,
+      headers: {},
+      affinityHeader: 'X-Session-ID',
+      caBundle: null,
+      fallback: 'none',
+    },
   });
 });
 
