@@ -100,6 +100,7 @@ async def suggest(
     if ls.model_error is not None:  # the model asked for failed: not the previous one either
         return None
     request = request_for(ls, uri, position, trigger)
+    ls.idle.touch(request, uri)
     # A cell is refused or not as its notebook is (the request's snapshot is the notebook).
     if request is None or ls.refusal(request.snapshot.uri) is not None or not completion.enable:
         return None

@@ -75,6 +75,10 @@ class ModelSettings:
     no GPU); "off" never changes what was asked."""
     watchdog_seconds: float = field(default=30.0, metadata=_range(0, 3600))
     """Restart the model process when llama.cpp shows no progress for this long; 0 = never."""
+    idle_unload_minutes: float = field(default=0.0, metadata=_range(0, 100000))
+    """Free the model's RAM and VRAM (the engine process ends) after this long without typing;
+    the next edit, opened file or window focus loads it again and evaluates the prompt at the
+    last cursor before the first keystroke. 0 = never."""
 
 
 EngineKind = Literal["local", "openai", "llama-server"]

@@ -44,6 +44,7 @@ from sc2_lsp.config import SECTION, EngineSettings, Settings, load_options, reso
 from sc2_lsp.engine import EngineError, ModelInfo
 from sc2_lsp.engine.backends import Hooks, ManagedEngine, make_engine
 from sc2_lsp.engine.supervisor import EngineEvent
+from sc2_lsp.idle import IdleWatch
 from sc2_lsp.protocol import LOG_FILTER, Sc2Protocol
 from sc2_lsp.repository import RepositoryContext
 from sc2_lsp.trace import Trace
@@ -52,6 +53,11 @@ log = logging.getLogger(__name__)
 
 STATS_FLUSH_S = 30.0
 """How often shown counts reach the statistics file (accepts reach it at once)."""
+
+
+WAKE = "sc2/wake"
+"""Notification editors send when their window gains the focus (an idle-unloaded model then
+loads again before the first keystroke)."""
 
 
 class Sc2Server(LanguageServer):
@@ -76,6 +82,9 @@ class Sc2Server(LanguageServer):
         self.repository = RepositoryContext()
         self.completer = Completer(self.engine, self.repository.provide, self.trace)
         self.acceptance = AcceptanceLog(StatsFile())
+        self.idle = IdleWatch(
+            lambda: self.engine, self.completer, lambda: self.settings, self.publish_status
+        )
         self.model_error: str | None = None
         self._resolving = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -192,7 +201,8 @@ class Sc2Server(LanguageServer):
 
     @property
     def model_state(self) -> str:
-        """ "not loaded", "loading", "ready", "restarting" (after an engine crash) or "failed"."""
+        """ "not loaded", "loading", "ready", "restarting" (after an engine crash), "unloaded"
+        (freed while idle) or "failed"."""
         state = self.engine.health.state
         if self._resolving:
             return "loading"
@@ -210,6 +220,7 @@ class Sc2Server(LanguageServer):
             "version": __version__,
             "model": {
                 "state": self.model_state,
+                "prewarmed": self.idle.prewarmed,
                 "error": self.model_error,
                 "path": str(info.path) if info else None,
                 "template": info.template.name if info else None,
@@ -424,9 +435,15 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
         await ls.pull_configuration()
         ls.apply_settings()
         ls.run_task(ls.flush_stats_periodically())
+        ls.run_task(ls.idle.watch())
         await ls.watch_files()
 
     sync.register(server)
+
+    @server.feature(WAKE)
+    def wake(ls: Sc2Server, *args: Any) -> None:
+        """The editor window has the focus again: have the model ready before a keystroke."""
+        ls.idle.touch()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

@@ -17,6 +17,7 @@ from lsprotocol import types
 from pygls.workspace import Workspace
 
 from sc2_lsp import documents, notebooks
+from sc2_lsp.prompting import Request
 
 if TYPE_CHECKING:
     from sc2_lsp.server import Sc2Server
@@ -50,6 +51,7 @@ def register(server: Sc2Server) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: Sc2Server, params: types.DidOpenTextDocumentParams) -> None:
         document = params.text_document
+        ls.idle.touch(uri=document.uri)
         if ls.refusal(document.uri) is not None:
             ls.publish_status()
         elif (path := documents.uri_to_path(document.uri)) is not None:
@@ -72,10 +74,12 @@ def register(server: Sc2Server) -> None:
             if isinstance(change, types.TextDocumentContentChangePartial)
         ]
         ls.repository.changed(path, text, document.language_id, edits)
+        ls.idle.touch(uri=params.text_document.uri, cursor=lambda: _after_edit(ls, params))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: Sc2Server, params: types.DidCloseTextDocumentParams) -> None:
         ls.completer.forget(params.text_document.uri)
+        ls.idle.forget(params.text_document.uri)
         ls.refused.pop(params.text_document.uri, None)
         if (path := documents.uri_to_path(params.text_document.uri)) is not None:
             ls.repository.closed(path)
@@ -117,6 +121,23 @@ def register(server: Sc2Server) -> None:
     ) -> None:
         ls.configure_repository()
         ls.check_open_documents()
+
+
+def _after_edit(ls: Sc2Server, params: types.DidChangeTextDocumentParams) -> Request | None:
+    """Where the cursor most likely is after an edit: right after the last change's text."""
+    from sc2_lsp.completion_requests import request_for
+
+    changes = [
+        c for c in params.content_changes if isinstance(c, types.TextDocumentContentChangePartial)
+    ]
+    if not changes:
+        return None
+    last = changes[-1]
+    start, lines = last.range.start, last.text.split("\n")
+    line = start.line + len(lines) - 1
+    character = (start.character if len(lines) == 1 else 0) + len(lines[-1])
+    position = types.Position(line=line, character=character)
+    return request_for(ls, params.text_document.uri, position, "automatic")
 
 
 def notebook_changed(ls: Sc2Server, uri: str, opened: bool) -> None:

@@ -363,6 +363,16 @@ local function plugin_engine_tests(dir)
     return sc2.statusline() == 'sc2: restarting'
   end, 1000)
   H.eq('statusline restarting', 'sc2: restarting', sc2.statusline())
+  fake.notify_client('sc2/status', { version = '9.9', model = { state = 'unloaded' } })
+  H.await(function()
+    return sc2.statusline() == 'sc2: idle'
+  end, 1000)
+  H.eq('statusline idle', 'sc2: idle', sc2.statusline())
+  vim.api.nvim_exec_autocmds('FocusGained', {})
+  H.await(function()
+    return fake.notifications['sc2/wake'] ~= nil
+  end, 1000)
+  H.eq('focus wakes the server', 1, #(fake.notifications['sc2/wake'] or {}))
   fake.notify_client(
     'sc2/status',
     { version = '9.9', model = { state = 'ready', path = '/m.gguf' }, generating = true }
@@ -379,7 +389,7 @@ local function plugin_engine_tests(dir)
     return sc2.statusline() == 'sc2: ready'
   end, 1000)
   H.eq('statusline ready', 'sc2: ready', sc2.statusline())
-  H.eq('User Sc2Status fired per notification', 4, events)
+  H.eq('User Sc2Status fired per notification', 5, events)
   local here_uri = vim.uri_from_bufnr(0)
   fake.notify_client('sc2/status', {
     version = '9.9',

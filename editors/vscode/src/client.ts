@@ -94,6 +94,12 @@ export class Sc2Client implements vscode.Disposable {
     void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
   }
 
+  /** The window has the focus again: a model unloaded while idle loads before a keystroke. */
+  windowFocused(): void {
+    if (!this.running || !this.client) return;
+    void this.client.sendNotification('sc2/wake');
+  }
+
   /** The server's `sc2.lastPrompt` command: the last prompt text, or null before any. */
   async lastPrompt(): Promise<string | null | undefined> {
     if (!this.running || !this.client) return undefined;

@@ -31,6 +31,9 @@ export function activate(context: vscode.ExtensionContext): void {
     registerInlineProvider(new InlineProvider(() => sc2.languageClient, store)),
     registerCommands({ client: sc2, log, settings }),
     vscode.window.onDidChangeActiveTextEditor(refreshEnabled),
+    vscode.window.onDidChangeWindowState((state) => {
+      if (state.focused) sc2.windowFocused();
+    }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration('sc2')) return;
       refreshEnabled();

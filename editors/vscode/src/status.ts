@@ -92,6 +92,9 @@ export function render(state: StatusState): StatusView {
     const what = state.progress ?? 'loading model';
     return view(`$(loading~spin) SC2 ${what}`, what, undefined, details, 'normal');
   }
+  if (model?.state === 'unloaded') {
+    return view('$(debug-pause) SC2 idle', 'model unloaded while idle; it loads again as you type', undefined, details, 'normal');
+  }
   if (model?.state === 'restarting') {
     const cause = state.server?.engine?.lastCause ?? undefined;
     return view('$(sync~spin) SC2 restarting', 'model process restarting', cause, details, 'warning');

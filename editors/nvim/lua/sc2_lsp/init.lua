@@ -81,6 +81,15 @@ function M.setup(opts)
 
   local group = vim.api.nvim_create_augroup('sc2_lsp', { clear = true })
   vim.api.nvim_create_autocmd('ColorScheme', { group = group, callback = highlights })
+  -- Back in the editor: a model unloaded while idle loads again before the first keystroke.
+  vim.api.nvim_create_autocmd('FocusGained', {
+    group = group,
+    callback = function()
+      for _, client in ipairs(vim.lsp.get_clients({ name = server.name })) do
+        server.notify(client, 'sc2/wake', vim.NIL)
+      end
+    end,
+  })
   vim.api.nvim_create_autocmd('LspAttach', {
     group = group,
     callback = function(args)

@@ -49,6 +49,8 @@ function M.statusline()
     return 'sc2: failed'
   elseif model.state == 'restarting' then
     return 'sc2: restarting'
+  elseif model.state == 'unloaded' then
+    return 'sc2: idle'
   elseif model.state == 'loading' then
     return 'sc2: loading'
   end

@@ -61,6 +61,12 @@ test('the model process restarting after a crash, with its cause', () => {
   assert.match(restarting.tooltip, /SIGSEGV/);
 });
 
+test('a model unloaded while idle', () => {
+  const idle = render({ ...ready, server: { model: { state: 'unloaded' } } });
+  assert.equal(idle.severity, 'normal');
+  assert.equal(idle.text, '$(debug-pause) SC2 idle');
+});
+
 test('errors: model failed, server stopped, server not found', () => {
   const failed = render({ ...ready, server: { model: { state: 'failed', error: 'no model: run `sc2-lsp model pull`' } } });
   assert.equal(failed.severity, 'error');
