@@ -410,6 +410,7 @@ class Completer:
             speculative=speculative,
             prompt=list(prepared.prompt.tokens),
             max_tokens=prepared.params.max_tokens,
+            branches=len(generation.branches) if prepared.params.branches else 0,
             kv_after=generation.n_cached,
             stop_reason=generation.stop_reason,
             n_prompt=generation.n_prompt,

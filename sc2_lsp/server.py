@@ -298,6 +298,7 @@ class Sc2Server(LanguageServer):
         if self._loaded_with is not loading_with:
             return
         self.completer.cache.clear()  # suggestions that finished on the old model
+        self.idle.touch()  # loading is not idling: the idle time counts from now
         self.publish_status()
         for warning in info.warnings:
             self.show(f"sc2-lsp: {warning}", types.MessageType.Warning)
