@@ -192,6 +192,8 @@ class RemoteEngine:
             self._client = connection(self.settings, self._affinity, self._environ).client()
             info = await self._connect(epoch)
         except RemoteError as error:
+            if self._closed:  # closing cut the connection: that, not the network, is the cause
+                raise EngineError("the remote engine was closed while connecting") from error
             self._trouble(error, epoch, tell=False)  # the load's own error says it
             raise EngineError(self._explain(error)) from error
         except EngineError as error:  # the local vocabulary: no server can help with that
