@@ -23,7 +23,7 @@ One run, one process, one after the other:
    common prefix with the previous prompt, generating the same number of tokens.
 3. **naive**: a fresh KV cache for every prompt (full prompt evaluation) plus the same
    generation; measured on a sample of the prompts and extrapolated per prompt token.
-4. **llama-server** (optional, when built under `benchmarks/.work/`): the same prompts as
+4. **llama-server** (optional, once `make llama-server` has built it): the same prompts as
    `/infill` requests with `cache_prompt` against `llama-server --cache-reuse 256`.
 
     python -m benchmarks.latency            # 3B-shaped Q4_K_M model, 91 keystrokes
@@ -39,9 +39,6 @@ The cores are shared: compare phases by prompt tokens evaluated as well as by mi
 (the report shows the prompt tokens/s each phase saw).
 
 Build the 3B-shaped model first with `python -m benchmarks.make_model`; `--quick` writes its own
-small model. The optional llama-server is built (never committed) from the pip sdist's
-vendored llama.cpp into `benchmarks/.work/`:
-
-    pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36 -d /tmp/sdist
-    python -m benchmarks.latency --build-llama-server /tmp/sdist/llama_cpp_python-0.3.36.tar.gz
+small model. `make llama-server` builds the optional llama-server from the llama.cpp that
+llama-cpp-python vendors (the same kernels) into the user cache; `--llama-server auto` finds it.
 """

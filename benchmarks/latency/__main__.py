@@ -18,10 +18,9 @@ from typing import Any
 
 from benchmarks.common import cpu_name
 from benchmarks.latency import servers
-from benchmarks.latency.baselines import build_llama_server, engine_baselines, llama_server_baseline
+from benchmarks.latency.baselines import engine_baselines, llama_server_baseline
 from benchmarks.latency.layout import (
     FULL_MODEL,
-    LLAMA_SERVER,
     MAIN_FILE,
     N_BATCH,
     N_CTX,
@@ -46,6 +45,7 @@ from benchmarks.latency.report import (
     targets,
 )
 from benchmarks.latency.script import Step, build_script, count_keystrokes
+from tools import llama_server
 
 # -- orchestration -----------------------------------------------------------------------------
 
@@ -185,8 +185,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--llama-server",
         default="auto",
-        help="llama-server binary, 'auto' (benchmarks/.work/llama-build, or the `make "
-        "llama-server` cache, if built) or 'off'",
+        help="llama-server binary, 'auto' (the `make llama-server` cache, if built) or 'off'",
     )
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument(
@@ -200,8 +199,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["--build-llama-server"] and len(argv) == 2:
-        return build_llama_server(Path(argv[1]))
     if argv[:1] == ["--reanalyze"] and len(argv) in (2, 3):
         probe_file = Path(argv[2]) if len(argv) == 3 else probe_for(Path(argv[1]))
         return reanalyze(Path(argv[1]), probe_file)
@@ -330,13 +327,9 @@ def run_llama_server(
     args: argparse.Namespace, model: Path, sequence: list[dict[str, Any]]
 ) -> tuple[dict[str, Any] | None, str, float]:
     """The same prompts as /infill requests to llama-server, when one is built."""
-    binary = (
-        None
-        if args.llama_server == "off"
-        else (LLAMA_SERVER if args.llama_server == "auto" else Path(args.llama_server))
-    )
-    if binary is None:
+    if args.llama_server == "off":
         return None, "off", 0.0
+    binary = llama_server.binary() if args.llama_server == "auto" else Path(args.llama_server)
     if not binary.exists():
         log(f"no llama-server at {binary}: baseline skipped")
         return None, "skipped: no binary built", 0.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import statistics
 import subprocess
 import time
@@ -18,7 +17,6 @@ from typing import Any
 from benchmarks.common import portable_path
 from benchmarks.latency.layout import (
     ANSWER_TIMEOUT_S,
-    LLAMA_SERVER,
     N_BATCH,
     N_CTX,
     WORK,
@@ -295,71 +293,3 @@ def llama_server_baseline(
         portable_path(Path(arg)) if arg in (str(model), str(binary)) else arg for arg in command
     ]
     return {"binary": portable_path(binary), "command": shown[1:], "rows": rows}
-
-
-def build_llama_server(sdist: Path, jobs: int = 2) -> int:
-    """Build `llama-server` from a llama-cpp-python sdist (tarball or unpacked folder).
-
-    The sdist leaves out llama.cpp's web UI, which the server's CMake target links; a stub
-    with no assets stands in for it (the benchmark only uses the HTTP API).
-    """
-    import tarfile
-
-    source = WORK / "llama.cpp"
-    if not source.exists():
-        if sdist.is_file():
-            unpacked = WORK / "sdist"
-            with tarfile.open(sdist) as archive:
-                archive.extractall(unpacked, filter="data")
-            sdist = next(unpacked.glob("llama_cpp_python-*"))
-        shutil.copytree(sdist / "vendor" / "llama.cpp", source)
-    ui = source / "tools" / "ui"
-    if not (ui / "CMakeLists.txt").exists():
-        ui.mkdir(parents=True, exist_ok=True)
-        (ui / "ui.h").write_text(UI_STUB_HEADER)
-        (ui / "ui.cpp").write_text(UI_STUB_SOURCE)
-        (ui / "CMakeLists.txt").write_text(
-            "add_library(llama-ui STATIC ui.cpp)\n"
-            "target_include_directories(llama-ui PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})\n"
-            "add_custom_target(llama-ui-assets)\n"
-        )
-    build = LLAMA_SERVER.parents[1]
-    configure = [
-        "cmake", "-S", str(source), "-B", str(build), "-G", "Ninja",
-        "-DCMAKE_BUILD_TYPE=Release", "-DLLAMA_BUILD_SERVER=ON", "-DLLAMA_BUILD_TESTS=OFF",
-        "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF",
-        "-DBUILD_SHARED_LIBS=OFF",
-    ]  # fmt: skip
-    subprocess.run(configure, check=True)
-    started = time.monotonic()
-    compile_ = ["cmake", "--build", str(build), "--target", "llama-server", f"-j{jobs}"]
-    subprocess.run(compile_, check=True)
-    log(f"built {LLAMA_SERVER} in {time.monotonic() - started:.0f}s")
-    return 0
-
-
-UI_STUB_HEADER = """// Stub for the web UI the pip sdist leaves out: no assets.
-#pragma once
-#include <cstddef>
-#include <string>
-#include <vector>
-struct llama_ui_asset {
-    std::string name;
-    std::string type;
-    std::string etag;
-    const unsigned char * data;
-    size_t size;
-};
-const std::vector<llama_ui_asset> & llama_ui_get_assets();
-const llama_ui_asset * llama_ui_find_asset(const std::string & name);
-bool llama_ui_use_gzip();
-"""
-
-UI_STUB_SOURCE = """#include "ui.h"
-const std::vector<llama_ui_asset> & llama_ui_get_assets() {
-    static std::vector<llama_ui_asset> none;
-    return none;
-}
-const llama_ui_asset * llama_ui_find_asset(const std::string &) { return nullptr; }
-bool llama_ui_use_gzip() { return false; }
-"""
