@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from sc2_lsp import answers, documents, notebooks, sync
+from sc2_lsp import answers, client, documents, notebooks, sync
 from sc2_lsp.completer import Suggestion
 from sc2_lsp.engine import EngineError
 from sc2_lsp.prompting import Request, Trigger
@@ -59,7 +59,7 @@ def register(server: Sc2Server) -> None:
         request, suggestion = found
         encoding = str(ls.workspace.position_encoding or "utf-16")
         item = answers.completion_item(
-            request, suggestion, params.position, encoding, ls.client_supports_markdown()
+            request, suggestion, params.position, encoding, client.supports_markdown(ls)
         )
         return types.CompletionList(is_incomplete=True, items=[item])
 

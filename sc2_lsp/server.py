@@ -1,8 +1,9 @@
 """The LSP shell: pygls handlers that turn protocol messages into calls on the core.
 
-Only this module, `sync.py` (document and notebook sync handlers), `answers.py` (the shape of
-answers and accept signals), `protocol.py` (the pygls protocol, documents and log filter
-under it) and `documents.py` know LSP types. Handlers stay short: settings in, snapshot out,
+Only this module, `sync.py` (document and notebook sync handlers), `completion_requests.py`,
+`answers.py` (the shape of answers and accept signals), `client.py` (what is asked of the
+client), `protocol.py` (the pygls protocol, documents and log filter under it) and
+`documents.py` know LSP types. Handlers stay short: settings in, snapshot out,
 `Completer` in the middle, results mapped back to lsprotocol types. Every request is
 answered: with a result, an empty result while the model loads or when there is nothing to
 suggest, or `RequestCancelled` when the client cancels.
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import uuid
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -32,10 +32,12 @@ from pygls.workspace import TextDocument
 from sc2_lsp import (
     __version__,
     answers,
+    client,
     client_process,
     completion_requests,
     documents,
     models,
+    status,
     sync,
 )
 from sc2_lsp.acceptance import AcceptanceLog, StatsFile
@@ -86,7 +88,7 @@ class Sc2Server(LanguageServer):
             lambda: self.engine, self.completer, lambda: self.settings, self.publish_status
         )
         self.model_error: str | None = None
-        self._resolving = False
+        self.resolving = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.refused: dict[str, str] = {}
         """Open documents that get no completion (secret-like or ignored), by URI: why."""
@@ -130,27 +132,6 @@ class Sc2Server(LanguageServer):
             roots.append(Path(self.workspace.root_path))
         return [root for root in roots if root is not None and root.is_dir()]
 
-    async def watch_files(self) -> None:
-        """Ask the client to report file changes on disk, so the index never re-walks."""
-        workspace = self.client_capabilities.workspace
-        watched = workspace.did_change_watched_files if workspace else None
-        if not (watched and watched.dynamic_registration):
-            return
-        options = types.DidChangeWatchedFilesRegistrationOptions(
-            watchers=[types.FileSystemWatcher(glob_pattern="**/*")]
-        )
-        registration = types.Registration(
-            id="sc2-watch",
-            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-            register_options=options,
-        )
-        try:
-            await self.client_register_capability_async(
-                types.RegistrationParams(registrations=[registration])
-            )
-        except Exception as error:
-            log.info("file watching not available: %s", error)
-
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Malformed messages and notification failures go to the log, not to a popup.
 
@@ -175,82 +156,13 @@ class Sc2Server(LanguageServer):
         )
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
-    async def pull_configuration(self) -> None:
-        capabilities = self.client_capabilities.workspace
-        if not (capabilities and capabilities.configuration):
-            return
-        try:
-            answer = await self.workspace_configuration_async(
-                types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
-            )
-        except Exception as error:
-            log.warning("workspace/configuration failed: %s", error)
-            return
-        self.client_layer = answer[0] if answer else None
-
-    def client_supports_markdown(self) -> bool:
-        document = self.client_capabilities.text_document
-        completion = document.completion if document else None
-        item = completion.completion_item if completion else None
-        formats = item.documentation_format if item else None
-        return bool(formats and types.MarkupKind.Markdown in formats)
-
-    @property
-    def client_capabilities(self) -> types.ClientCapabilities:
-        return self.protocol.client_capabilities
-
-    @property
-    def model_state(self) -> str:
-        """ "not loaded", "loading", "ready", "restarting" (after an engine crash), "unloaded"
-        (freed while idle) or "failed"."""
-        state = self.engine.health.state
-        if self._resolving:
-            return "loading"
-        if self.model_error is not None:  # also while the previous model is still loaded
-            return "failed"
-        return {"idle": "not loaded", "closed": "not loaded"}.get(state, state)
-
     def status(self, index_details: bool = True) -> dict[str, Any]:
-        """What editors show in a status bar: model state, activity, counters, last latency."""
-        info = self.engine.info
-        stats = self.completer.stats
-        health = self.engine.health
-        fallback = health.fallback
-        return {
-            "version": __version__,
-            "model": {
-                "state": self.model_state,
-                "prewarmed": self.idle.prewarmed,
-                "error": self.model_error,
-                "path": str(info.path) if info else None,
-                "template": info.template.name if info else None,
-                "nGpuLayers": info.n_gpu_layers if info else None,
-            },
-            "engine": {
-                "kind": self.settings.engine.kind,
-                "url": self.settings.engine.url,
-                "pid": health.pid,
-                "restarts": health.restarts,
-                "lastCause": health.last_cause,
-                "lastOutput": list(health.last_output),
-                "fallback": {"safety": fallback.safety.describe(), "reason": fallback.reason}
-                if fallback
-                else None,
-            },
-            "generating": self.completer.busy,
-            "requests": stats.requests,
-            "generations": stats.generations,
-            "cancelled": stats.cancelled,
-            "cacheHits": stats.cache_hits,
-            "prefetchHits": stats.prefetch_hits,
-            "prefetches": self.completer.speculator.prefetches,
-            "alternatives": self.completer.speculator.alternatives,
-            "promptTokens": stats.prompt_tokens,
-            "reusedTokens": stats.reused_tokens,
-            "lastLatencyMs": round(stats.last_latency_ms, 1),
-            "index": self.repository.status(index_details),
-            "refusedDocuments": dict(self.refused),
-        }
+        return status.payload(self, index_details)
+
+    async def pull_configuration(self) -> None:
+        answer = await client.configuration(self, SECTION)
+        if answer is not None:
+            self.client_layer = answer[0] if answer else None
 
     def publish_status(self) -> None:
         """Push `sc2/status` (the `sc2.status` payload) so clients need not poll."""
@@ -273,9 +185,9 @@ class Sc2Server(LanguageServer):
         self._loaded_with = (wanted, self.settings.engine)
         loading_with = self._loaded_with
         self._loop = asyncio.get_running_loop()
-        self.model_error, self._resolving = None, True
+        self.model_error, self.resolving = None, True
         self.publish_status()
-        progress = await self._begin_progress("sc2-lsp", "loading model")
+        progress = await client.begin_progress(self, "sc2-lsp", "loading model")
         # The old model's generation would hold the engine (and then fill the cache).
         self.completer.cancel_speculation()
         self.engine.cancel_running()
@@ -284,16 +196,16 @@ class Sc2Server(LanguageServer):
         try:
             path = await asyncio.to_thread(models.resolve, wanted.path)
             loading = self.engine.load(load_options(wanted, path))
-            self._resolving = False
+            self.resolving = False
             self.publish_status()
             info: ModelInfo = await asyncio.wrap_future(loading)
         except (models.ModelError, EngineError) as error:
             if self._loaded_with is loading_with:
-                self._resolving = False
+                self.resolving = False
                 self.model_error = str(error)
                 self.publish_status()
                 self.show(f"sc2-lsp: {error}", types.MessageType.Error)
-            self._end_progress(progress, "model not loaded")
+            client.end_progress(self, progress, "model not loaded")
             return
         if self._loaded_with is not loading_with:
             return
@@ -312,7 +224,7 @@ class Sc2Server(LanguageServer):
             info.safety.describe(),
             info.load_seconds,
         )
-        self._end_progress(progress, f"{info.path.name} ready")
+        client.end_progress(self, progress, f"{info.path.name} ready")
 
     def _engine_event(self, event: EngineEvent) -> None:
         """From the engine's thread: hand the event to the event loop."""
@@ -329,24 +241,6 @@ class Sc2Server(LanguageServer):
             kind = types.MessageType.Warning if event.kind == "crashed" else types.MessageType.Error
             self.show(event.message, kind)
         self.publish_status()
-
-    async def _begin_progress(self, title: str, message: str) -> str | None:
-        window = self.client_capabilities.window
-        if not (window and window.work_done_progress):
-            return None
-        token = f"sc2-load-{uuid.uuid4().hex[:8]}"
-        try:
-            await self.work_done_progress.create_async(token)
-        except Exception:
-            return None
-        self.work_done_progress.begin(
-            token, types.WorkDoneProgressBegin(title=title, message=message)
-        )
-        return token
-
-    def _end_progress(self, token: str | None, message: str) -> None:
-        if token is not None:
-            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
     async def exit_with_client(self, pid: int) -> None:
         """Exit as `exit` would once the client process is gone (LSP `processId`), even while
@@ -437,7 +331,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
         ls.apply_settings()
         ls.run_task(ls.flush_stats_periodically())
         ls.run_task(ls.idle.watch())
-        await ls.watch_files()
+        await client.watch_files(ls)
 
     sync.register(server)
 
@@ -460,7 +354,7 @@ def build_server(cli_layer: dict[str, Any] | None = None) -> Sc2Server:
     completion_requests.register(server)
 
     @server.command("sc2.status")
-    def status(ls: Sc2Server, *args: Any) -> dict[str, Any]:
+    def status_command(ls: Sc2Server, *args: Any) -> dict[str, Any]:
         return ls.status()
 
     @server.command("sc2.lastPrompt")
