@@ -306,7 +306,8 @@ class LspProcess:
         )
 
     def inline(self, uri: str, line: int, character: int, timeout: float = 60) -> list[str]:
-        """Inline completion texts at a position (invoked trigger)."""
+        """Inline completion texts at a position (invoked trigger), best first. A state answered
+        before may carry alternatives the engine computed in the background since."""
         answer = self.wait(self.inline_id(uri, line, character), timeout)
         assert "error" not in answer, answer
         return [item["insertText"] for item in answer["result"]["items"]]
