@@ -94,7 +94,9 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="print JSON with timings")
         else:
             command.add_argument(
-                "--explain", action="store_true", help="list the context snippets on stderr"
+                "--explain",
+                action="store_true",
+                help="say what token healing backed off and list the context snippets, on stderr",
             )
             command.add_argument(
                 "--batch",
@@ -273,6 +275,14 @@ def run_prompt(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(prepared.prompt.render())
     sys.stdout.flush()
+    if args.explain:
+        healed = prepared.params.healed
+        print(
+            f"\nhealed: {healed!r} backed off the prompt; the model must spell it first"
+            if healed
+            else "\nhealed: nothing",
+            file=sys.stderr,
+        )
     if args.explain and repository is not None:
         print("\nsource      tokens  score  file (symbol)", file=sys.stderr)
         for snippet in repository.last_snippets:

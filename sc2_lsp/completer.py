@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal
 
-from sc2_lsp import postprocess, syntax
+from sc2_lsp import healing, postprocess, syntax
 from sc2_lsp.config import Settings
 from sc2_lsp.engine import CancelToken, Engine, Generation, Tokenizer
 from sc2_lsp.prompting import (
@@ -255,11 +255,16 @@ class Completer:
             return None
         if not speculative:
             self.last_prompt = prepared.prompt.render()
+        healed = prepared.params.healed
         future = self.engine.generate(
             prepared.prompt.tokens,
             prepared.params,
             token,
-            partial(postprocess.should_stop, ctx=prepared.post),
+            partial(
+                healing.should_stop_after,
+                healed=healed,
+                should_stop=partial(postprocess.should_stop, ctx=prepared.post),
+            ),
         )
         try:
             generation = await asyncio.wrap_future(future)
@@ -275,7 +280,8 @@ class Completer:
         if generation.stop_reason == "cancelled":
             self.stats.cancelled += 1
             return None
-        return postprocess.clean(generation.text, prepared.post), prepared, generation
+        text = healing.strip(generation.text, healed)
+        return postprocess.clean(text, prepared.post), prepared, generation
 
     def _from_cache(
         self, request: Request, settings: Settings, started: float

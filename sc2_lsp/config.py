@@ -109,6 +109,9 @@ class PromptSettings:
     """`psm` (trained) or `spm` (experimental: typing then only appends to the prompt)."""
     reuse_chunks: bool = True
     """Keep the KV cache of unchanged chunks after a deletion or a dropped snippet, shifted."""
+    token_healing: bool = True
+    """When the cursor is inside a word, operator or run of spaces, end the prompt before the
+    last one or two tokens of it and make the model spell them again (`gre|` → `greet(`)."""
 
 
 @dataclass(frozen=True)

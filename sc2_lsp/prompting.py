@@ -19,6 +19,7 @@ from sc2_lsp import postprocess, syntax
 from sc2_lsp.config import Settings
 from sc2_lsp.documents import Cursor, Snapshot
 from sc2_lsp.engine import GenerationParams, Tokenizer, common_prefix
+from sc2_lsp.healing import heal
 from sc2_lsp.languages import language_for
 from sc2_lsp.prompt import ContextFile, FimInput, Prompt, Tokenize, build, fim_window
 from sc2_lsp.prompt.templates import BoundTemplate
@@ -204,6 +205,7 @@ def prepare(
         budget + MARKER_ALLOWANCE,
         lambda fim: _build(fim, template, tokenizer, tokenize),
     )
+    prompt, healed = heal(prompt, tokenizer.piece, settings.prompt.token_healing)
     params = GenerationParams(
         max_tokens=max_new,
         temperature=completion.temperature,
@@ -212,6 +214,7 @@ def prepare(
         stop_ids=template.stop_ids,
         time_budget_s=completion.max_predict_ms / 1000,
         reuse_chunk_min=REUSE_CHUNK_MIN if settings.prompt.reuse_chunks else 0,
+        healed=healed,
     )
     post = post_context(text, offset, cursor_syntax, completion.max_lines)
     window = (view_start + start, view_start + end)

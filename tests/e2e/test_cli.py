@@ -53,16 +53,19 @@ def test_prompt_shows_the_exact_fim_layout(project: Path, tiny_model_path: Path)
         ".",
         "--model",
         str(tiny_model_path),
+        "--explain",
         cwd=project,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("<file_sep><fim_prefix>pkg/app.py\nimport os\n")
+    # The space after `add(1,` is healed: the prompt stops before it, the model spells it.
     assert (
         out.index("<fim_prefix>")
-        < out.index("    total = add(1, <fim_suffix>")
+        < out.index("    total = add(1,<fim_suffix>")
         < out.index("<fim_middle>")
     )
+    assert "healed: ' ' backed off the prompt" in result.stderr
     assert out.endswith("<fim_suffix>\n    print(total)\n<fim_middle>")
     assert "tokens" in result.stderr and "starcoder2" in result.stderr
 
