@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install test figures test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
+.PHONY: help install test figures test-unit test-e2e test-model test-realmodel test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ $(BIN)/python:
 install: $(BIN)/python ## create .venv and install sc2-lsp with its dev tools (compiles llama.cpp once)
 	$(BIN)/pip install -e '.[dev]'
 
-test: ## run every test tier: unit, e2e (real server over stdio), model (real llama.cpp)
+test: ## run every test tier: unit, e2e (real server over stdio), model (real llama.cpp), realmodel
 	$(BIN)/python -m pytest
 
 figures: ## run the reliability tier and refresh the committed tests/reliability/figures.json
@@ -46,6 +46,9 @@ vscode-screenshots: ## rerun the VS Code e2e and refresh the committed screensho
 
 test-model: ## model tier only
 	$(BIN)/python -m pytest -m model
+
+test-realmodel: ## real-model tier only: SmolLM2-135M end to end through the server
+	$(BIN)/python -m pytest -m realmodel
 
 lint: ## ruff lint + format check
 	$(BIN)/ruff check sc2_lsp tests benchmarks tools

@@ -48,6 +48,7 @@ async def start_server(tmp_path: Path) -> AsyncIterator[Start]:
         configuration: dict[str, Any] | None = None,
         workspace: Path | None = None,
         args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> LanguageClient:
         command = [sys.executable, "-m", "sc2_lsp", "--stdio", *args]
         if model is not None:
@@ -57,6 +58,7 @@ async def start_server(tmp_path: Path) -> AsyncIterator[Start]:
             "HF_HUB_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
             "SC2_LSP_STATE_DIR": str(tmp_path / "state"),
+            **(env or {}),
         }
         client = await ClientServerConfig(server_command=command, server_env=env).start()
         clients.append(client)
