@@ -3,6 +3,8 @@ allows, the prompt and parameters `prepare` builds with it, and the completer's 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -195,3 +197,37 @@ async def test_the_completer_shows_the_word_completed_at_the_cursor() -> None:
     assert healed is not None and healed.text == "et(name)"
     assert engine.jobs[1].params.healed == ""
     assert plain is not None and plain.text == "ath(name)"
+
+
+def test_typing_on_inside_one_token_word_keeps_the_whole_prompt(vocab: Tokenizer) -> None:
+    """KV reuse: while the word at the cursor is one token, every keystroke sends the same ids."""
+    before = "def greet(name):\n    pass\n\nprint("
+    prompts = [prepared_for(before + typed, vocab) for typed in ("gr", "gre", "gree")]
+    assert [p.params.healed for p in prompts] == ["gr", "gre", "gree"]
+    assert prompts[0].prompt.tokens == prompts[1].prompt.tokens == prompts[2].prompt.tokens
+
+
+async def test_healed_suggestions_feed_the_typed_ahead_cache_and_the_prefetch() -> None:
+    def script(prompt: str) -> str:
+        if "print(g<fim_suffix>" in prompt:
+            return "reet(name)\n"
+        return "))\n" if "print(greet(name<fim_suffix>" in prompt else "\n"
+
+    engine = ScriptedEngine(script=script)
+    chosen, _ = resolve({"completion": {"debounceMs": 0, "adaptiveDebounce": False}})
+    try:
+        completer = Completer(engine)
+        text = "def greet(name):\n    pass\n\nprint(gre"
+        shown = await completer.complete(at(text), chosen)
+        assert shown is not None and shown.text == "et(name)"
+        typed = await completer.complete(at(text + "et("), chosen)
+        assert typed is not None and typed.source == "cache" and typed.text == "name)"
+        while completer.stats.prefetches < 1:  # the state "et(name)" accepted, healed too
+            await asyncio.sleep(0.005)
+        accepted = await completer.complete(at(text + "et(name)"), chosen)
+    finally:
+        engine.close()
+    prefetch = engine.jobs[1]
+    assert prefetch.params.healed == ")"
+    assert "\nprint(greet(name<fim_suffix>" in engine.rendered(prefetch)
+    assert accepted is not None and accepted.source == "prefetch" and accepted.text == ")"
