@@ -133,6 +133,7 @@ class TokenTrie:
         )
         self._bytes = [pieces[token] for token in self._ids]
         self.agreeing = lru_cache(maxsize=256)(self._agreeing)
+        self.agreeing_array = lru_cache(maxsize=256)(self._agreeing_array)
 
     def _agreeing(self, text: bytes) -> tuple[int, ...]:
         if not text:
@@ -145,6 +146,10 @@ class TokenTrie:
             start = text[:size]
             found += self._ids[bisect_left(self._bytes, start) : bisect_right(self._bytes, start)]
         return tuple(found)
+
+    def _agreeing_array(self, text: bytes) -> Any:
+        """`agreeing` as a numpy index array, for the mask (a single space has 16,000)."""
+        return np.fromiter(self.agreeing(text), dtype=np.intc)
 
 
 class HealingMask:
@@ -159,7 +164,7 @@ class HealingMask:
     def __call__(self, _input_ids: Any, scores: Any) -> Any:
         if not self.remaining:
             return scores
-        allowed = np.fromiter(self.trie.agreeing(self.remaining), dtype=np.intc)
+        allowed = self.trie.agreeing_array(self.remaining)
         masked = np.full_like(scores, -np.inf)
         masked[allowed] = scores[allowed]
         return masked
