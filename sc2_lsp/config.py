@@ -198,6 +198,10 @@ class PromptSettings:
     """With `split`: following lines of the cursor's block join the FIM suffix while the
     measured prompt speed evaluates them in this time; 0 = the rest of the cursor's line only.
     Decided when the file window is placed, and kept while it is."""
+    token_healing: bool = True
+    """When the cursor is inside a word, operator or run of spaces, end the prompt before the
+    last one or two tokens of it and make the model spell them again (`gre|` → `greet(`).
+    Local engine only: remote servers cannot constrain the first tokens that way."""
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,11 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
-from sc2_lsp import postprocess, syntax
+from sc2_lsp import healing, postprocess, syntax
 from sc2_lsp.config import Settings
 from sc2_lsp.documents import Cursor, Snapshot
 from sc2_lsp.engine import GenerationParams, Tokenizer, common_prefix
@@ -69,6 +70,20 @@ class Prepared:
     params: GenerationParams
     window: tuple[int, int]
     context: tuple[ContextFile, ...] = ()
+
+    @property
+    def stop_rule(self) -> Callable[[str], bool]:
+        """Whether generated text may stop: past the healed text, the suggestion is complete.
+        Made of module functions and small values: it is pickled to the engine process."""
+        return partial(
+            healing.should_stop_after,
+            healed=self.params.healed,
+            should_stop=partial(postprocess.should_stop, ctx=self.post),
+        )
+
+    def suggestion(self, generated: str) -> str:
+        """What generated text suggests: the healed text dropped, the rest cleaned."""
+        return postprocess.clean(healing.strip(generated, self.params.healed), self.post)
 
 
 ContextProvider = Callable[
@@ -219,6 +234,9 @@ def prepare(
         budget + MARKER_ALLOWANCE,
         lambda fim: _build(fim, template, tokenizer, tokenize),
     )
+    # Remote servers cannot mask the first tokens to spell the healed text again.
+    can_heal = settings.prompt.token_healing and settings.engine.kind == "local"
+    prompt, healed = healing.heal(prompt, tokenizer.piece, can_heal)
     params = GenerationParams(
         max_tokens=max_new,
         temperature=completion.temperature,
@@ -227,6 +245,7 @@ def prepare(
         stop_ids=template.stop_ids,
         time_budget_s=completion.max_predict_ms / 1000,
         reuse_chunk_min=REUSE_CHUNK_MIN if settings.prompt.reuse_chunks else 0,
+        healed=healed,
     )
     post = post_context(text, offset, cursor_syntax, completion.max_lines)
     window = (view_start + start, view_start + end)

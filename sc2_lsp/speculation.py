@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
 
-from sc2_lsp import postprocess
+from sc2_lsp import healing
 from sc2_lsp.config import Settings
-from sc2_lsp.engine import CancelToken, Engine, Generation
+from sc2_lsp.engine import CancelToken, Engine, Generation, ShouldStop
 from sc2_lsp.prompting import Prepared, Request, accepted_state
 from sc2_lsp.suggestions import (
     AFTER_CHARS,
@@ -150,16 +150,26 @@ class Speculator:
     async def _branches(self, request: Request, answered: Found, settings: Settings) -> bool:
         """The engine's alternatives to the suggestion just shown; False when interrupted."""
         _text, prepared, generation = answered
-        if self.host.busy or self._running is not None or not generation.tokens:
+        tokenizer = self.host.engine.tokenizer
+        if self.host.busy or self._running is not None or tokenizer is None:
             return not self.host.busy
+        # Tokens that only spelled the healed text again join the prompt: the branches then
+        # differ where the suggestion itself starts.
+        healed = prepared.params.healed
+        spelled = healing.spelled_by(generation.tokens, healed, tokenizer.piece)
+        if len(generation.tokens) <= spelled:
+            return True
+        given = healed if spelled else ""
         params = replace(
             prepared.params,
+            healed=healed[len(given) :],
             branches=settings.completion.suggestions - 1,
-            avoid_first=(generation.tokens[0],),
+            avoid_first=(generation.tokens[spelled],),
         )
+        prompt = [*prepared.prompt.tokens, *generation.tokens[:spelled]]
         token = self._branching = CancelToken()
-        should_stop = partial(postprocess.should_stop, ctx=prepared.post)
-        future = self.host.engine.generate(prepared.prompt.tokens, params, token, should_stop)
+        should_stop = partial(_after, given, prepared.stop_rule)
+        future = self.host.engine.generate(prompt, params, token, should_stop)
         try:
             branched = await asyncio.wrap_future(future)
         finally:
@@ -168,7 +178,7 @@ class Speculator:
         if token.cancelled or branched.stop_reason in ("cancelled", "unavailable"):
             return False
         self.host.traced(replace(prepared, params=params), branched, True)
-        texts = distinct([postprocess.clean(b.text, prepared.post) for b in branched.branches], 8)
+        texts = distinct([prepared.suggestion(given + b.text) for b in branched.branches], 8)
         if texts:
             self.host.cache.add_alternatives(*cursor_key(request), texts)
             self.alternatives += len(texts)
@@ -202,3 +212,8 @@ class Speculator:
                 return
             self.prefetches += 1
             self.host.remember(state, distinct([found[0]], 1), settings, "prefetch")
+
+
+def _after(given: str, should_stop: ShouldStop, text: str) -> bool:
+    """`should_stop` on a branch's text with the part already given to its prompt before it."""
+    return should_stop(given + text)

@@ -4,8 +4,10 @@
 StarCoder2 sentinels as ids 0-6, so `prompting.prepare` builds real FIM prompts with it.
 `ScriptedEngine` runs jobs one at a time on a thread, like the real engine: it "evaluates" the
 prompt (a delay per token not in its cache), then emits the text its script returns for the
-prompt, one character per token with a delay each, honouring cancel, stop ids, `should_stop`
-and max_tokens exactly as `LlamaModel.generate` does. It records every job it ran.
+prompt, one character per token with a delay each, honouring cancel, stop ids, `should_stop`,
+max_tokens and the token-healing mask (`GenerationParams.healed`: a script that does not
+start by spelling the healed text gets it spelled first) exactly as `LlamaModel.generate`
+does. It records every job it ran.
 """
 
 from __future__ import annotations
@@ -197,6 +199,8 @@ class ScriptedEngine:
         """`text` one character per token, with the engine's stops, as `LlamaModel` applies them."""
         result = Generation()
         started = time.monotonic()
+        if not text.startswith(params.healed):
+            text = params.healed + text  # the healing mask lets nothing else come first
         for char in text:
             if _wait(cancel, self.token_delay_s):
                 result.stop_reason = "cancelled"
@@ -210,7 +214,7 @@ class ScriptedEngine:
             if should_stop(result.text):
                 result.stop_reason = "callback"
                 break
-            if len(result.tokens) >= params.max_tokens:
+            if len(result.tokens) >= params.max_tokens + len(params.healed):
                 result.stop_reason = "max_tokens"
                 break
         else:

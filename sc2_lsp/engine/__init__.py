@@ -110,6 +110,10 @@ class GenerationParams:
     reuse_chunk_min: int = 16
     """Reuse the KV of cached chunks of at least this many tokens that reappear later in the
     prompt, shifting them into place (llama-server's --cache-reuse); 0 keeps only the prefix."""
+    healed: str = ""
+    """Text backed off the end of the prompt (token healing, see `sc2_lsp.healing`): the first
+    generated tokens must spell it out (they do not count towards `max_tokens`); every token
+    that disagrees with it is masked."""
     branches: int = 0
     """Instead of one continuation, this many others, branching at the prompt's end (one per
     next-best first token, `avoid_first` excluded) and decoded side by side in one batch; they

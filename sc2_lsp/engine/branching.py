@@ -4,7 +4,8 @@ The prompt's KV (sequence 0, as the last generation left it) is copied to sequen
 llama.cpp's `llama_memory_seq_cp`, which shares the cells instead of duplicating them. The
 last prompt token is decoded once per branch, every branch takes one of the next-best first
 tokens (not the ones to avoid: the continuation already shown), and from then on all branches
-are decoded together, one batch per step, until each stops. Sequence 0, and with it the KV the
+are decoded together, one batch per step, until each stops. With token healing each branch
+spells the healed text first, under its own mask, as a single generation does. Sequence 0, and with it the KV the
 next keystroke reuses, is left as it was; the branches' cells are dropped at the end.
 """
 
@@ -21,6 +22,7 @@ import llama_cpp
 import numpy as np
 
 from sc2_lsp.engine import CancelToken, Generation, GenerationParams, ShouldStop
+from sc2_lsp.healing import HealingMask, TokenTrie
 
 ABORTED = 2  # llama_decode: the abort callback said stop
 
@@ -29,6 +31,7 @@ ABORTED = 2  # llama_decode: the abort callback said stop
 class _Branch:
     seq: int
     result: Generation
+    mask: HealingMask
     decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     live: bool = True
 
@@ -36,10 +39,12 @@ class _Branch:
 def first_tokens(
     logits: np.ndarray[Any, Any], count: int, avoid: Sequence[int], stop: frozenset[int]
 ) -> list[int]:
-    """The `count` most likely next tokens, none of `avoid` and no stop token."""
+    """The `count` most likely next tokens, none of `avoid`, no stop token and none masked."""
     excluded = set(avoid) | set(stop)
     found: list[int] = []
     for token in np.argsort(-logits, kind="stable"):
+        if not np.isfinite(logits[token]):
+            break  # the rest is masked (token healing)
         if int(token) not in excluded:
             found.append(int(token))
             if len(found) == count:
@@ -50,10 +55,13 @@ def first_tokens(
 class Brancher:
     """Decodes branches of sequence 0 in one llama.cpp context (engine thread only)."""
 
-    def __init__(self, context: Any, n_vocab: int, piece: Any, max_sequences: int) -> None:
+    def __init__(
+        self, context: Any, n_vocab: int, piece: Any, trie: TokenTrie, max_sequences: int
+    ) -> None:
         self.context = context
         self.n_vocab = n_vocab
         self.piece = piece
+        self.trie = trie
         self.max_sequences = max_sequences
         self.memory = llama_cpp.llama_get_memory(context)
 
@@ -70,7 +78,10 @@ class Brancher:
         if count <= 0 or not prompt or room <= 1:
             return []
         position = len(prompt) - 1
-        branches = [_Branch(seq, Generation(n_prompt=len(prompt))) for seq in range(1, count + 1)]
+        branches = [
+            _Branch(seq, Generation(n_prompt=len(prompt)), HealingMask(self.trie, params.healed))
+            for seq in range(1, count + 1)
+        ]
         started = time.monotonic()
         try:
             for branch in branches:
@@ -79,12 +90,13 @@ class Brancher:
             step = [(branch, prompt[-1]) for branch in branches]
             if not self._decode(step, position, cancel):
                 return []
-            logits = self._logits(0)
+            logits = branches[0].mask(None, self._logits(0))
             firsts = first_tokens(logits, count, params.avoid_first, params.stop_ids)
             branches = branches[: len(firsts)]
             for branch, token in zip(branches, firsts, strict=True):
                 self._take(branch, token, params, should_stop, room, started)
-            for offset in range(1, max(1, min(params.max_tokens, room - 1))):
+            steps = params.max_tokens + len(params.healed.encode())  # healing tokens are extra
+            for offset in range(1, max(1, min(steps, room - 1))):
                 live = [branch for branch in branches if branch.live]
                 if not live:
                     break
@@ -92,7 +104,7 @@ class Brancher:
                 if not self._decode(step, position + offset, cancel):
                     break
                 for index, branch in enumerate(live):
-                    token = int(np.argmax(self._logits(index)))
+                    token = int(np.argmax(branch.mask(None, self._logits(index))))
                     self._take(branch, token, params, should_stop, room, started)
         finally:
             for branch in branches:
@@ -120,10 +132,12 @@ class Brancher:
             result.stop_reason, branch.live = "stop_token", False
             return
         result.tokens.append(token)
-        result.text += branch.decoder.decode(self.piece(token))
+        piece = self.piece(token)
+        branch.mask.took(piece)
+        result.text += branch.decoder.decode(piece)
         if should_stop(result.text):
             result.stop_reason, branch.live = "callback", False
-        elif len(result.tokens) >= min(params.max_tokens, room - 1):
+        elif len(result.tokens) >= min(params.max_tokens + branch.mask.tokens, room - 1):
             result.stop_reason, branch.live = "max_tokens", False
         elif params.over_budget(time.monotonic() - started, result.text):
             result.stop_reason, branch.live = "time_budget", False

@@ -44,6 +44,7 @@ from sc2_lsp.engine import (
     never_stop,
 )
 from sc2_lsp.engine.branching import Brancher
+from sc2_lsp.healing import HealingMask, TokenTrie
 from sc2_lsp.prompt.templates import BoundTemplate, detect
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,20 @@ class Tokenizer:
 
     def piece(self, token: int) -> bytes:
         """The bytes a token stands for; control tokens are empty."""
-        return bytes(self._model.detokenize([token], False))
+        return self._piece(token, (ctypes.c_char * 64)())
+
+    def pieces(self) -> list[bytes]:
+        """Every token's bytes, in id order."""
+        buffer = (ctypes.c_char * 256)()
+        return [self._piece(token, buffer) for token in range(self.n_vocab)]
+
+    def _piece(self, token: int, buffer: Any) -> bytes:
+        # llama-cpp-python's own detokenize gives b"" for tokens over 32 bytes (long indents).
+        count = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
+        if count < 0:
+            buffer = (ctypes.c_char * -count)()
+            count = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -count, 0, False)
+        return bytes(buffer[:count])
 
     def template(self, name: str = "auto") -> BoundTemplate:
         try:
@@ -296,8 +310,13 @@ class LlamaModel:
             raise EngineError(f"llama.cpp could not load {options.path}: {error}") from error
         llama_cpp.llama_set_abort_callback(self.llama._ctx.ctx, self._abort_callback, None)
         self.tokenizer = Tokenizer(self.llama._model)
+        self.trie = TokenTrie(self.tokenizer.pieces())
         self._brancher = Brancher(
-            self.llama._ctx.ctx, self.tokenizer.n_vocab, self.tokenizer.piece, MAX_SEQUENCES
+            self.llama._ctx.ctx,
+            self.tokenizer.n_vocab,
+            self.tokenizer.piece,
+            self.trie,
+            MAX_SEQUENCES,
         )
         template = self.tokenizer.template(options.template)
         if not template.template.has_fim:
@@ -414,6 +433,7 @@ class LlamaModel:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         started = time.monotonic()
         first_token_at: float | None = None
+        mask = HealingMask(self.trie, params.healed)
         try:
             tokens = self.llama.generate(
                 list(prompt),
@@ -422,6 +442,7 @@ class LlamaModel:
                 min_p=0.0,
                 temp=params.temperature,
                 repeat_penalty=1.0,
+                logits_processor=llama_cpp.LogitsProcessorList([mask]) if params.healed else None,
             )
             for token in tokens:
                 now = time.monotonic()
@@ -436,11 +457,13 @@ class LlamaModel:
                 result.tokens.append(token)
                 if on_token is not None:
                     on_token(token)
-                result.text += decoder.decode(self.tokenizer.piece(token))
+                piece = self.tokenizer.piece(token)
+                mask.took(piece)
+                result.text += decoder.decode(piece)
                 if should_stop(result.text):
                     result.stop_reason = "callback"
                     break
-                if len(result.tokens) >= min(params.max_tokens, room - 1):
+                if len(result.tokens) >= min(params.max_tokens + mask.tokens, room - 1):
                     result.stop_reason = "max_tokens"
                     break
                 if params.over_budget(now - first_token_at, result.text):

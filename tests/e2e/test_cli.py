@@ -55,17 +55,20 @@ def test_prompt_shows_the_exact_fim_layout(project: Path, tiny_model_path: Path)
         ".",
         "--model",
         str(tiny_model_path),
+        "--explain",
         cwd=project,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     # The far part of the suffix first, as a snippet of the same file; the FIM suffix holds the
-    # rest of the cursor's line.
+    # rest of the cursor's line. The space after `add(1,` is healed: the prompt stops before it,
+    # the model spells it.
     assert out.startswith(
         f"<repo_name>{project.name}<file_sep>pkg/app.py\n    print(total)\n"
         "<file_sep><fim_prefix>pkg/app.py\nimport os\n"
     )
-    assert out.endswith("    total = add(1, <fim_suffix>\n<fim_middle>")
+    assert out.endswith("    total = add(1,<fim_suffix>\n<fim_middle>")
+    assert "healed: ' ' backed off the prompt" in result.stderr
     assert "tokens" in result.stderr and "starcoder2" in result.stderr
 
 

@@ -15,6 +15,11 @@ from tests.e2e.conftest import Start, open_document, status, wait_for_model
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 
+AT_THE_CURSOR = {"prompt": {"tokenHealing": False}}
+"""For tests that read the text before the cursor off `sc2.lastPrompt`: token healing would
+end the prompt before the cursor's word (it has tests of its own)."""
+
+
 def inline_params(
     uri: str, line: int, character: int, invoked: bool = False
 ) -> types.InlineCompletionParams:
@@ -57,7 +62,7 @@ async def test_capabilities_and_encoding_negotiation(
 async def test_inline_and_popup_completion(
     start_server: Start, emit_model_factory: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    client = await start_server(model=emit_model_factory("x"))
+    client = await start_server(model=emit_model_factory("x"), init_options=AT_THE_CURSOR)
     await wait_for_model(client)
     uri = open_document(client, tmp_path / "a.py", "def add(a, b):\n    return a + \n")
     inline = await client.text_document_inline_completion_async(inline_params(uri, 1, 15))
@@ -86,7 +91,7 @@ async def test_inline_and_popup_completion(
 async def test_utf16_positions_around_emoji(
     start_server: Start, emit_model_factory: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    client = await start_server(model=emit_model_factory("x"))
+    client = await start_server(model=emit_model_factory("x"), init_options=AT_THE_CURSOR)
     await wait_for_model(client)
     text = 'label = "😀😀" + ab\n'
     uri = open_document(client, tmp_path / "e.py", text)
@@ -105,7 +110,9 @@ async def test_utf16_positions_around_emoji(
 async def test_utf8_positions_when_negotiated(
     start_server: Start, emit_model_factory: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    client = await start_server(model=emit_model_factory("x"), encodings=["utf-8"])
+    client = await start_server(
+        model=emit_model_factory("x"), encodings=["utf-8"], init_options=AT_THE_CURSOR
+    )
     await wait_for_model(client)
     text = "s = 'é😀' + v\n"
     uri = open_document(client, tmp_path / "u.py", text)
@@ -120,7 +127,7 @@ async def test_utf8_positions_when_negotiated(
 async def test_incremental_sync(
     start_server: Start, emit_model_factory: Callable[[str], Path], tmp_path: Path
 ) -> None:
-    client = await start_server(model=emit_model_factory("x"))
+    client = await start_server(model=emit_model_factory("x"), init_options=AT_THE_CURSOR)
     await wait_for_model(client)
     uri = open_document(client, tmp_path / "i.py", "a = 1\nb = \n")
     client.text_document_did_change(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -221,5 +223,50 @@ def test_deleted_text_keeps_the_kv_of_what_follows(
             CancelToken(),
         )
         assert no_reuse.n_reused == len(head)
+    finally:
+        model.close()
+
+
+@pytest.mark.parametrize(("emits", "expected"), [("x", r"abx+"), ("<|endoftext|>", r"ab")])
+def test_the_healing_mask_makes_the_first_tokens_spell_the_healed_text(
+    emit_model_factory: Callable[[str], Path], emits: str, expected: str
+) -> None:
+    """Whatever the model wants (another token, or to stop), it spells the healed text first."""
+    model = load(emit_model_factory(emits))
+    try:
+        params = GenerationParams(max_tokens=6, stop_ids=model.info.template.stop_ids, healed="ab")
+        result = model.generate(model.tokenizer.tokenize("y = "), params, CancelToken())
+        assert re.fullmatch(expected, result.text), result.text
+        unhealed = model.generate(
+            model.tokenizer.tokenize("y = "), replace(params, healed=""), CancelToken()
+        )
+        assert not unhealed.text.startswith("a")
+    finally:
+        model.close()
+
+
+def test_branches_spell_the_healed_text_first_each_its_own_way(
+    emit_model_factory: Callable[[str], Path],
+) -> None:
+    """Alternatives branched under healing: every branch spells the healed text, starting with
+    a different token that agrees with it, then continues as the model would."""
+    model = load(emit_model_factory("x"))
+    try:
+        healed = " =="  # " ", " =" and " ==" are tokens of the synthetic vocab
+        params = GenerationParams(
+            max_tokens=4, stop_ids=model.info.template.stop_ids, healed=healed
+        )
+        prompt = model.tokenizer.tokenize("y = ")
+        shown = model.generate(prompt, params, CancelToken())
+        assert shown.text.startswith(healed), shown.text
+        branched = model.generate(
+            prompt, replace(params, branches=3, avoid_first=(shown.tokens[0],)), CancelToken()
+        )
+        firsts = [branch.tokens[0] for branch in branched.branches]
+        assert (
+            branched.branches and shown.tokens[0] not in firsts and len(set(firsts)) == len(firsts)
+        )
+        for branch in branched.branches:
+            assert re.fullmatch(r" ==x+", branch.text), branch.text
     finally:
         model.close()

@@ -34,6 +34,11 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+AT_THE_CURSOR = {**FAST, "prompt": {"tokenHealing": False}}
+"""These tests read the text before the cursor off `sc2.lastPrompt`; token healing would end
+the prompt before the cursor's word (it has tests of its own, and the fuzz tier runs it)."""
+
+
 @pytest.fixture(scope="module")
 def server(
     workspace: Path,
@@ -41,7 +46,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LspProcess]:
     process = LspProcess(tmp_path_factory.mktemp("bad-input"), model=emit_model_factory("x"))
-    process.initialize(workspace, FAST)
+    process.initialize(workspace, AT_THE_CURSOR)
     process.wait_model()
     yield process
     assert process.shutdown() == 0

@@ -610,7 +610,11 @@ def test_settings_change_during_generation_reloads_and_keeps_documents(
     other = server.open((tmp_path / "other.py").as_uri(), "kept = \n")
     running = long_generation(server, tmp_path)
     started = time.monotonic()
-    new = {"completion": {**FAST["completion"]}, "model": {"path": str(emit_model_factory("a"))}}
+    new = {
+        "completion": {**FAST["completion"]},
+        "model": {"path": str(emit_model_factory("a"))},
+        "prompt": {"tokenHealing": False},  # the prompt must end at the cursor: see below
+    }
     seen = len(server.notifications)
     server.notify("workspace/didChangeConfiguration", {"settings": {"sc2": new}})
     # An edit typed while the model reloads must not be lost either.

@@ -28,7 +28,8 @@ async def test_a_completion_is_traced_prepare_debounce_generate(tmp_path: Path) 
     assert [event["type"] for event in events] == ["debounce", "prepare", "generate"]
     generate = events[-1]
     assert generate["prompt"] == engine.jobs[0].prompt and generate["speculative"] is False
-    assert generate["text"] == "compute(1)\n" and generate["stop_reason"] == "callback"
+    # The raw generation: the healed space the prompt ended on, spelled again, then the script.
+    assert generate["text"] == " compute(1)\n" and generate["stop_reason"] == "callback"
     assert generate["start"] <= generate["end"] and generate["kv_after"] > 0
     assert "value" not in json.dumps(events[:2])  # no document text outside prompt ids
 
