@@ -55,7 +55,8 @@ def runs() -> dict[str, tuple[str, ...]]:
         *repo["pygls"],
         *("--cursor", "mid-word", "--limit", "100", "--compare", HEALING_OFF),
     )
-    found["repo-pygls-context"] = (*repo["pygls"], "--limit", "50", "--compare", CONTEXT_OFF)
+    for name, suite in repo.items():
+        found[f"repo-{name}-context"] = (*suite, "--limit", "50", "--compare", CONTEXT_OFF)
     return found
 
 

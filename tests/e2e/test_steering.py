@@ -262,7 +262,7 @@ async def test_a_notebook_cell_is_completed_with_the_cells_around_it(
     prefix, suffix = prompt.split("<fim_suffix>")
     assert prefix.endswith(
         "analysis.ipynb\n# %%\nimport numpy as np\nrates = np.array([1, 2])\n\n"
-        "# %% [markdown]\n# Totals\n\n# %%\ntotal = "
+        "# %% [markdown]\n# Totals\n\n# %%\ntotal ="  # the trailing space healed
     )
     # The following cells: the far part of the suffix, shown before the notebook's FIM part.
     assert suffix == "\n<fim_middle>"
