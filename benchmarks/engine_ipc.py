@@ -67,7 +67,7 @@ def prompts(model: Path, keystrokes: int, max_prompt: int) -> list[list[int]]:
     """The server's prompts while `TYPED` is typed back into its place, one per keystroke."""
     from sc2_lsp.config import resolve
     from sc2_lsp.documents import Snapshot, cursor_at
-    from sc2_lsp.engine.llama import Tokenizer
+    from sc2_lsp.engine.vocab import Tokenizer
     from sc2_lsp.prompting import Request, prepare
 
     tokenizer = Tokenizer.load(model)

@@ -19,7 +19,8 @@ import numpy as np
 
 from benchmarks.common import ROOT, cpu_name, smollm2_path
 from sc2_lsp.engine import CancelToken, GenerationParams, LoadOptions
-from sc2_lsp.engine.llama import LlamaModel, Tokenizer
+from sc2_lsp.engine.llama import LlamaModel
+from sc2_lsp.engine.vocab import Tokenizer
 from sc2_lsp.eval import humaneval
 from sc2_lsp.healing import HealingMask, TokenTrie, heal
 from sc2_lsp.prompt import Prompt, PromptPart

@@ -175,7 +175,7 @@ def forget_fallback(model: ModelSettings) -> str:
 
 def remote_report(settings: Settings, probe: bool = True) -> Iterator[str | int]:
     """The remote engine's checks, one line each; a final 1 when one fails."""
-    from sc2_lsp.engine.llama import Tokenizer
+    from sc2_lsp.engine.vocab import Tokenizer
 
     engine = settings.engine
     yield f"sc2-lsp {__version__}, engine {engine.kind} at {engine.url}"

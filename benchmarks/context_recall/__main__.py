@@ -26,7 +26,7 @@ from benchmarks.context_recall.runs import (
     run_baselines,
     take_cli,
 )
-from sc2_lsp.engine.llama import Tokenizer
+from sc2_lsp.engine.vocab import Tokenizer
 from sc2_lsp.prompt.templates import BoundTemplate
 
 _started = time.perf_counter()

@@ -24,7 +24,7 @@ from sc2_lsp.config import Settings, resolve
 from sc2_lsp.context.retrieval.recent import RecentEdits
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.documents import Snapshot, cursor_at
-from sc2_lsp.engine.llama import Tokenizer
+from sc2_lsp.engine.vocab import Tokenizer
 from sc2_lsp.languages import language_for
 from sc2_lsp.prompt import ContextFile
 from sc2_lsp.prompt.templates import BoundTemplate

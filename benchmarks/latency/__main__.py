@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     sequence = [probe.generations[r["generation"]] for r in rows if r["generation"] is not None]
     sequence.sort(key=lambda g: g["start"])
     log(f"replay done in {run.seconds:.0f}s: {len(sequence)} model-served requests; floor next")
-    from sc2_lsp.engine.llama import Tokenizer
+    from sc2_lsp.engine.vocab import Tokenizer
 
     stability = prompt_stability(sequence, Tokenizer.load(model).single_token("<file_sep>"))
     loads["floor_start"] = round(os.getloadavg()[0], 2)

@@ -215,7 +215,7 @@ def split_prompt(
 def llama_server_baseline(
     binary: Path, model: Path, threads: int, sequence: Sequence[dict[str, Any]], port: int
 ) -> dict[str, Any]:
-    from sc2_lsp.engine.llama import Tokenizer
+    from sc2_lsp.engine.vocab import Tokenizer
 
     tokenizer = Tokenizer.load(model)
 

@@ -478,7 +478,7 @@ def reanalyze(path: Path, probe_path: Path) -> int:
     The replay and baselines are not rerun: analysis changes cost seconds, not the run's
     half hour on a slow CPU.
     """
-    from sc2_lsp.engine.llama import Tokenizer
+    from sc2_lsp.engine.vocab import Tokenizer
 
     report = json.loads(path.read_text())
     probe = read_probe(probe_path)

@@ -10,6 +10,7 @@ process), and tests inject their own.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -18,6 +19,12 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from sc2_lsp.prompt.templates import BoundTemplate
+
+# llama.cpp's OpenMP threads spin while idle by default; next to an editor on a laptop (or any
+# other busy process) spinning threads starve each other and generation collapses (measured
+# 1.2 → 4.6 tok/s on a shared 2-core machine). libgomp reads this when `llama_cpp` loads it,
+# which happens after this package is imported (engine.vocab, engine.llama, engine.branching).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 StopReason = Literal[
     "stop_token",

@@ -1,9 +1,10 @@
-"""llama.cpp through llama-cpp-python: the only module that imports `llama_cpp`.
+"""llama.cpp through llama-cpp-python: the model, its context and generation.
 
-`Tokenizer` loads just the vocabulary (fast, no weights), owns it, and is what the language
-server process keeps. `LlamaModel` owns one long-lived `Llama` (one context, reused across
-requests so the KV cache of a shared prompt prefix is kept); it lives in the engine process
-(`engine.host`) and is driven from one thread there.
+`LlamaModel` owns one long-lived `Llama` (one context, reused across requests so the KV cache
+of a shared prompt prefix is kept); it lives in the engine process (`engine.host`) and is
+driven from one thread there. With `engine.vocab` (the vocabulary alone) and
+`engine.branching` (alternatives decoded side by side) these are the modules that use
+`llama_cpp`.
 """
 
 from __future__ import annotations
@@ -11,23 +12,15 @@ from __future__ import annotations
 import codecs
 import contextlib
 import ctypes
-import functools
 import logging
 import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-# llama.cpp's OpenMP threads spin while idle by default; next to an editor on a laptop (or any
-# other busy process) spinning threads starve each other and generation collapses (measured
-# 1.2 → 4.6 tok/s on a shared 2-core machine). Read by libgomp when llama_cpp loads it.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import llama_cpp
-from llama_cpp import _internals
 from llama_cpp import llama_cpp as _bindings
 
 from sc2_lsp.engine import (
@@ -44,24 +37,10 @@ from sc2_lsp.engine import (
     never_stop,
 )
 from sc2_lsp.engine.branching import Brancher
+from sc2_lsp.engine.vocab import Tokenizer, check_file
 from sc2_lsp.healing import HealingMask, TokenTrie
-from sc2_lsp.prompt.templates import BoundTemplate, detect
 
 log = logging.getLogger(__name__)
-
-_SPECIAL_ATTRS = 0
-for _name in (
-    "LLAMA_TOKEN_ATTR_CONTROL",
-    "LLAMA_TOKEN_ATTR_USER_DEFINED",
-    "LLAMA_TOKEN_ATTR_UNKNOWN",
-):
-    _SPECIAL_ATTRS |= int(getattr(llama_cpp, _name, 0))
-
-
-@functools.cache
-def _backend_init() -> None:
-    """Load llama.cpp's backends once; `Llama` does this itself, a bare vocabulary load does not."""
-    llama_cpp.llama_backend_init()
 
 
 def gpu_offload_supported() -> bool:
@@ -74,101 +53,6 @@ def system_info() -> str:
 
 def llama_cpp_version() -> str:
     return str(getattr(llama_cpp, "__version__", "unknown"))
-
-
-def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise EngineError(f"model file not found: {path}")
-    with path.open("rb") as handle:
-        if handle.read(4) != b"GGUF":
-            raise EngineError(f"{path} is not a GGUF file (llama.cpp needs .gguf models)")
-
-
-class Tokenizer:
-    """A model's vocabulary: text ↔ token ids, special-token lookup, template detection."""
-
-    def __init__(self, model: Any, owner: Any = None) -> None:
-        self._model = model
-        self._owner = owner  # keeps a vocab-only model alive as long as we are
-        self.n_vocab = int(model.n_vocab())
-        self.add_bos = bool(model.add_bos_token())
-        self.bos_id: int | None = int(model.token_bos()) if self.add_bos else None
-        self.specials = self._special_tokens()
-        vocab = self._vocab = llama_cpp.llama_model_get_vocab(model.model)
-        self.eog_ids = frozenset(
-            token for token in self.specials.values() if llama_cpp.llama_vocab_is_eog(vocab, token)
-        )
-
-    @classmethod
-    def load(cls, path: Path) -> Tokenizer:
-        """Read only the vocabulary of the GGUF at `path` (milliseconds, no weights)."""
-        _check_file(path)
-        _backend_init()
-        params = llama_cpp.llama_model_default_params()
-        params.vocab_only = True
-        # GPU builds default to offloading every layer; with no weights that crashes llama.cpp.
-        params.n_gpu_layers = 0
-        try:
-            model = _internals.LlamaModel(path_model=str(path), params=params, verbose=False)
-        except Exception as error:
-            raise EngineError(
-                f"llama.cpp could not read the vocabulary of {path}: {error}"
-            ) from error
-        return cls(model, owner=model)
-
-    def _special_tokens(self) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for token in range(self.n_vocab):
-            if int(self._model.token_get_attr(token)) & _SPECIAL_ATTRS:
-                found.setdefault(self._model.token_get_text(token), token)
-        return found
-
-    def single_token(self, text: str) -> int | None:
-        """The id of the special token spelled `text` (SentencePiece's `▁` prefix allowed)."""
-        return self.specials.get(text, self.specials.get("▁" + text))
-
-    def token_text(self, token: int) -> str:
-        return str(self._model.token_get_text(token))
-
-    def tokenize(self, text: str) -> list[int]:
-        """Token ids of plain text: no BOS, and sentinel spellings stay ordinary text."""
-        if not text:
-            return []
-        data = text.encode("utf-8")
-        # A token covers at least one byte. llama-cpp-python's own wrapper allocates a buffer of
-        # n_ctx_train tokens per call (and tokenizes twice when that is 0, as in a vocab-only load).
-        room = len(data) + 1
-        buffer = (llama_cpp.llama_token * room)()
-        count = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, room, False, False)
-        if count < 0:
-            raise EngineError(f"llama.cpp could not tokenize {len(data)} bytes of text")
-        return buffer[:count]
-
-    def count(self, text: str) -> int:
-        return len(self.tokenize(text))
-
-    def piece(self, token: int) -> bytes:
-        """The bytes a token stands for; control tokens are empty."""
-        return self._piece(token, (ctypes.c_char * 64)())
-
-    def pieces(self) -> list[bytes]:
-        """Every token's bytes, in id order."""
-        buffer = (ctypes.c_char * 256)()
-        return [self._piece(token, buffer) for token in range(self.n_vocab)]
-
-    def _piece(self, token: int, buffer: Any) -> bytes:
-        # llama-cpp-python's own detokenize gives b"" for tokens over 32 bytes (long indents).
-        count = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
-        if count < 0:
-            buffer = (ctypes.c_char * -count)()
-            count = llama_cpp.llama_token_to_piece(self._vocab, token, buffer, -count, 0, False)
-        return bytes(buffer[:count])
-
-    def template(self, name: str = "auto") -> BoundTemplate:
-        try:
-            return detect(self.single_token, sorted(self.eog_ids), name)
-        except ValueError as error:
-            raise EngineError(str(error)) from error
 
 
 _LOG_LEVELS = {3: logging.WARNING, 4: logging.ERROR}  # ggml_log_level (ggml.h)
@@ -282,7 +166,7 @@ class LlamaModel:
         heartbeat: Callable[[], None] = lambda: None,
         log: LlamaLog | None = None,
     ) -> None:
-        _check_file(options.path)
+        check_file(options.path)
         started = time.monotonic()
         offload = gpu_offload_supported()
         gpu_layers, warnings = gpu_layers_for(options.n_gpu_layers, options.safety, offload)

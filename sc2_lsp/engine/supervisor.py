@@ -41,7 +41,7 @@ from sc2_lsp.engine.worker import JobThread
 from sc2_lsp.trace import NO_TRACE, Trace
 
 if TYPE_CHECKING:
-    from sc2_lsp.engine.llama import Tokenizer
+    from sc2_lsp.engine.vocab import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ class SupervisedEngine:
     def _started(
         self, process: EngineProcess, info: ModelInfo, safety: Safety, options: LoadOptions
     ) -> ModelInfo:
-        from sc2_lsp.engine.llama import Tokenizer
+        from sc2_lsp.engine.vocab import Tokenizer
 
         # The vocabulary is read here only once the engine process has read it without harm.
         try:

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from sc2_lsp.engine import CancelToken, EngineError, GenerationParams, LoadOptions
-from sc2_lsp.engine.llama import LlamaModel, Tokenizer
+from sc2_lsp.engine.llama import LlamaModel
 from sc2_lsp.engine.supervisor import SupervisedEngine
+from sc2_lsp.engine.vocab import Tokenizer
 from sc2_lsp.prompt import FimInput, build
 
 pytestmark = pytest.mark.model

@@ -13,7 +13,7 @@ from sc2_lsp import healing
 from sc2_lsp.completer import Completer
 from sc2_lsp.config import Settings, resolve
 from sc2_lsp.documents import Snapshot, cursor_at
-from sc2_lsp.engine.llama import Tokenizer
+from sc2_lsp.engine.vocab import Tokenizer
 from sc2_lsp.prompting import Request, prepare
 from tests.fakes import ScriptedEngine
 from tests.gguf_factory import STARCODER2_VOCAB

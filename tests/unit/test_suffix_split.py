@@ -18,7 +18,7 @@ import pytest
 from sc2_lsp.config import Settings, resolve
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine import common_prefix
-from sc2_lsp.engine.llama import Tokenizer
+from sc2_lsp.engine.vocab import Tokenizer
 from sc2_lsp.prompt import FimInput, build, near_suffix_end
 from sc2_lsp.prompting import Request, TokenCache, prepare
 from tests.unit.test_prompt import starcoder2, text_of, tokenize

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sc2_lsp.engine.llama import Tokenizer
+from sc2_lsp.engine.vocab import Tokenizer
 from sc2_lsp.models import ModelError, inspect_gguf, pull, resolve
 from sc2_lsp.vocabulary import metadata_end
 from tests.fakehub import FakeHub

@@ -181,7 +181,7 @@ class RemoteEngine:
     # -- connecting (engine loop) ------------------------------------------------------------
 
     async def _load(self, options: LoadOptions, epoch: int) -> ModelInfo:
-        from sc2_lsp.engine.llama import Tokenizer as Vocabulary
+        from sc2_lsp.engine.vocab import Tokenizer as Vocabulary
 
         self._stop_background()
         if self._client is not None:
@@ -203,7 +203,7 @@ class RemoteEngine:
 
     async def _connect(self, epoch: int) -> ModelInfo:
         """Ask the server what it serves and check its tokenizer; then the engine is ready."""
-        from sc2_lsp.engine.llama import Tokenizer as Vocabulary
+        from sc2_lsp.engine.vocab import Tokenizer as Vocabulary
 
         client, tokenizer, options = self._client, self._tokenizer, self._options
         assert client is not None and isinstance(tokenizer, Vocabulary) and options is not None
