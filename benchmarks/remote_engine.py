@@ -33,15 +33,18 @@ import urllib.request
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import ROOT, cpu_name, percentile, portable_path
 from benchmarks.engine_ipc import prompts
 
+if TYPE_CHECKING:
+    from sc2_lsp.config import EngineKind
+
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / ".work"
 QUICK_MODEL = ROOT / "benchmarks" / ".models" / "sc2-quick-random-f16.gguf"
-ENDPOINTS = {"native": ("llama-server", 0), "v1": ("openai", 1)}
+ENDPOINTS: dict[str, tuple[EngineKind, int]] = {"native": ("llama-server", 0), "v1": ("openai", 1)}
 """Endpoint → (engine.kind, llama-server slot)."""
 
 
