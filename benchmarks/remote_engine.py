@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, default=RESULTS / "remote_engine.json")
     args = parser.parse_args(argv)
     if args.model is None:
-        from benchmarks.latency import ensure_quick_model
+        from benchmarks.latency.__main__ import ensure_quick_model
 
         args.model = ensure_quick_model(QUICK_MODEL)
     model = args.model.resolve()
