@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from tests.e2e.conftest import Start, open_document, status, wait_for_model
+from tests.e2e.conftest import Start, last_prompt, open_document, status, wait_for_model
 from tests.e2e.test_server import inline_params
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -46,9 +46,7 @@ async def test_prompt_carries_the_imported_definition(
     uri = open_document(client, tmp_path / "shop" / "main.py", MAIN)
     result = await client.text_document_inline_completion_async(inline_params(uri, 4, 26))
     assert isinstance(result, types.InlineCompletionList) and result.items
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
+    prompt = await last_prompt(client)
     assert prompt.startswith(f"<repo_name>{tmp_path.name}<file_sep>shop/util.py\n")
     assert "def compute_total(items: list[float], tax_rate: float) -> float:" in prompt
     assert prompt.index("shop/util.py") < prompt.index("<fim_prefix>shop/main.py\n")
