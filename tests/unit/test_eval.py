@@ -12,9 +12,10 @@ import pytest
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.eval import humaneval, report, sandbox
 from sc2_lsp.eval.repo import repository_tasks
-from sc2_lsp.eval.run import EvalError, arms_for
+from sc2_lsp.eval.run import arms_for
 from sc2_lsp.eval.runner import ArmRun, Outcome
 from sc2_lsp.eval.tasks import (
+    EvalError,
     cursor_column,
     edit_similarity,
     exact_match,

@@ -16,6 +16,7 @@ llama-server bodies are checked against the real server in `tests/remote`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ PROMPT = [6, 1, 64, 78, 32, 3, 199, 2]
 PARAMS = GenerationParams(max_tokens=48, stop_ids=frozenset({0, 6}), time_budget_s=3.0)
 
 
-def conforms(body: dict[str, Any], schema: dict[str, type]) -> list[str]:
+def conforms(body: dict[str, Any], schema: Mapping[str, type]) -> list[str]:
     """Fields of `body` the schema does not have, or has with another JSON type."""
     problems = [f"{key}: not in the schema" for key in body if key not in schema]
     for key, value in body.items():
