@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pytest_lsp import LanguageClient
 
 from tests.e2e.conftest import Start, last_prompt, open_document, status, wait_for_model
 from tests.e2e.test_server import inline_params
@@ -25,7 +26,7 @@ MAIN = "from shop.util import compute_total\n\n\ndef checkout(cart):\n    total 
 SECRET = "API_KEY=sk-live-very-secret-value\n"
 
 
-async def wait_for_index(client, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+async def wait_for_index(client: LanguageClient, timeout: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while (await status(client))["index"].get("state") != "ready":
         assert asyncio.get_running_loop().time() < deadline, await status(client)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
+from pytest_lsp import LanguageClient
 
 from tests.e2e.conftest import (
     Start,
@@ -29,14 +30,16 @@ NO_PREFETCH = {"completion": {"maxTokensLine": 6, "prefetch": False}}
 
 
 async def inline(
-    client: Any, uri: str, line: int, character: int
+    client: LanguageClient, uri: str, line: int, character: int
 ) -> list[types.InlineCompletionItem]:
     result = await client.text_document_inline_completion_async(inline_params(uri, line, character))
     assert isinstance(result, types.InlineCompletionList)
     return list(result.items)
 
 
-async def run(client: Any, command: types.Command | str, argument: object = None) -> object:
+async def run(
+    client: LanguageClient, command: types.Command | str, argument: object = None
+) -> object:
     if isinstance(command, types.Command):
         params = types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
     else:
@@ -204,7 +207,7 @@ async def test_ai_ignored_files_get_no_completion_and_never_reach_a_prompt(
 Cells = list[tuple[str, types.NotebookCellKind]]
 
 
-def open_notebook(client: Any, path: Path, cells: Cells) -> list[str]:
+def open_notebook(client: LanguageClient, path: Path, cells: Cells) -> list[str]:
     """Opens a Jupyter notebook as VS Code does; returns its cells' URIs."""
     notebook = path.as_uri()
     # As VS Code names cells: the notebook's path and a percent-encoded fragment.

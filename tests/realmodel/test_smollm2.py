@@ -106,7 +106,9 @@ async def test_healing_completes_the_word_at_the_cursor(
     wrong = []
     for number, (marked, expected) in enumerate(MID_IDENTIFIER):
         before, text, _ = await suggest(client, tmp_path, f"word{number}", marked)
-        word = re.search(r"\w*$", before).group()  # type: ignore[union-attr]
+        found = re.search(r"\w*$", before)
+        assert found is not None  # \w* matches, if only the empty word
+        word = found.group()
         if not (word + text).startswith(expected):
             wrong.append(f"{word}|{text!r} is not {expected!r}")
     assert not wrong, wrong

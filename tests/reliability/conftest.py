@@ -228,7 +228,7 @@ class LspProcess:
             elif message.get("id") in self.responses:
                 self.duplicates.append(message)
             else:
-                self.responses[message.get("id")] = message  # type: ignore[index]
+                self.responses[message["id"]] = message
             self._cond.notify_all()
 
     # -- LSP helpers ----------------------------------------------------------------------------
@@ -341,7 +341,8 @@ class LspProcess:
             self.process.wait(10)
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(Exception):
-                stream.close()  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.close()
         self._stderr.close()
         if self.transcript is not None:
             self.transcript.close()

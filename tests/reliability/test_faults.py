@@ -508,7 +508,8 @@ def test_client_vanishing_mid_request(
     assert threads >= 2 and len(engines) == 1, engines  # the model runs in one engine process
     started = time.monotonic()
     if how == "stdin closed":
-        server.process.stdin.close()  # type: ignore[union-attr]
+        assert server.process.stdin is not None
+        server.process.stdin.close()
     else:
         server.notify("exit")
     code = server.process.wait(10)
@@ -572,7 +573,8 @@ def test_client_killed_mid_request(slow_model_path: Path, tmp_path: Path, figure
             cwd=ROOT,
         )
         try:
-            line = client.stdout.readline()  # type: ignore[union-attr]
+            assert client.stdout is not None
+            line = client.stdout.readline()
             assert line.strip().isdigit(), "the client never got a generation going"
             server_pid = int(line)
             assert Path(f"/proc/{server_pid}").exists()
