@@ -63,8 +63,9 @@ for line in sys.stdin:
 """
 
 
-def prompts(model: Path, keystrokes: int, max_prompt: int) -> list[list[int]]:
-    """The server's prompts while `TYPED` is typed back into its place, one per keystroke."""
+def prompts(model: Path, keystrokes: int, max_prompt: int, healing: bool = True) -> list[list[int]]:
+    """The server's prompts while `TYPED` is typed back into its place, one per keystroke
+    (`healing`: as for the local engine; remote engines get them unhealed)."""
     from sc2_lsp.config import resolve
     from sc2_lsp.documents import Snapshot, cursor_at
     from sc2_lsp.engine.vocab import Tokenizer
@@ -72,7 +73,7 @@ def prompts(model: Path, keystrokes: int, max_prompt: int) -> list[list[int]]:
 
     tokenizer = Tokenizer.load(model)
     template = tokenizer.template()
-    settings, _ = resolve({"prompt": {"maxPromptTokens": max_prompt}})
+    settings, _ = resolve({"prompt": {"maxPromptTokens": max_prompt, "tokenHealing": healing}})
     original = SESSION.read_text(encoding="utf-8")
     at = original.index(TYPED)
     removed = original[:at] + original[at + len(TYPED) :]

@@ -212,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
 
         args.model = ensure_quick_model(QUICK_MODEL)
     model = args.model.resolve()
-    report = run(args, model, prompts(model, args.keystrokes, args.max_prompt_tokens))
+    # The prompts a remote engine gets: unhealed (healing is local-only), so each keystroke
+    # changes the prompt's end, as it does for every remote client.
+    stream = prompts(model, args.keystrokes, args.max_prompt_tokens, healing=False)
+    report = run(args, model, stream)
     args.write.parent.mkdir(parents=True, exist_ok=True)
     args.write.write_text(json.dumps(report, indent=1) + "\n")
     args.write.with_suffix(".md").write_text(markdown(report))

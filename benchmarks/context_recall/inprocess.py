@@ -39,6 +39,7 @@ class CachedTokenizer:
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.bos_id = tokenizer.bos_id
         self.token_text = tokenizer.token_text
+        self.piece = tokenizer.piece  # token healing reads the token bytes
         self.tokenize = functools.lru_cache(maxsize=100_000)(tokenizer.tokenize)
         self.count = functools.lru_cache(maxsize=100_000)(tokenizer.count)
 
