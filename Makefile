@@ -67,7 +67,7 @@ fix: ## apply ruff fixes and formatting
 docs: ## regenerate the README's settings table and layout from the code
 	$(BIN)/python -m tools.readme
 
-typecheck: ## mypy --strict on the package
+typecheck: ## mypy --strict on sc2_lsp, tests, benchmarks and tools
 	$(BIN)/mypy
 
 check: lint typecheck test ## everything CI checks

@@ -81,6 +81,13 @@ class Session:
         return await self.client.workspace_execute_command_async(params)
 
 
+def accept_signal(command: types.Command) -> dict[str, Any]:
+    """The acceptance signal the server put in a suggestion's command (JSON: an object)."""
+    argument = (command.arguments or [{}])[0]
+    assert isinstance(argument, dict), argument
+    return dict(argument)
+
+
 def served_from_cache(status: dict[str, Any]) -> int:
     """Requests answered without a model call: from the cache (a prefetch's result included).
     Generations are no measure: the prefetch of the accepted state finishes meanwhile."""
@@ -103,7 +110,7 @@ async def trial(session: Session, line: int, index: int) -> list[float]:
     (first, *_) = await session.suggest(row, column)
     shown = first.insert_text
     assert isinstance(shown, str) and first.command and first.command.arguments
-    signal = dict(first.command.arguments[0])
+    signal = accept_signal(first.command)
     timings: list[float] = []
     for _ in range(2):
         word = next_word(shown)
@@ -117,7 +124,7 @@ async def trial(session: Session, line: int, index: int) -> list[float]:
         after = served_from_cache(await session.command("sc2.status"))
         assert items and items[0].insert_text == shown, (items, shown)
         assert after == before + 1, "the remainder was not served from the cache"
-        signal = dict((items[0].command.arguments or [{}])[0]) if items[0].command else signal
+        signal = accept_signal(items[0].command) if items[0].command else signal
     return timings
 
 
@@ -163,7 +170,7 @@ async def run(places: int) -> dict[str, Any]:
     status = await session.command("sc2.status")
     await client.shutdown_async(None)
     client.exit(None)
-    await client.stop()
+    await client.stop()  # type: ignore[no-untyped-call]  # unannotated in pygls
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cpu": cpu_name(),

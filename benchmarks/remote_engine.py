@@ -33,15 +33,18 @@ import urllib.request
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import ROOT, cpu_name, percentile, portable_path
 from benchmarks.engine_ipc import prompts
 
+if TYPE_CHECKING:
+    from sc2_lsp.config import EngineKind
+
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / ".work"
 QUICK_MODEL = ROOT / "benchmarks" / ".models" / "sc2-quick-random-f16.gguf"
-ENDPOINTS = {"native": ("llama-server", 0), "v1": ("openai", 1)}
+ENDPOINTS: dict[str, tuple[EngineKind, int]] = {"native": ("llama-server", 0), "v1": ("openai", 1)}
 """Endpoint → (engine.kind, llama-server slot)."""
 
 
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", type=Path, default=RESULTS / "remote_engine.json")
     args = parser.parse_args(argv)
     if args.model is None:
-        from benchmarks.latency import ensure_quick_model
+        from benchmarks.latency.__main__ import ensure_quick_model
 
         args.model = ensure_quick_model(QUICK_MODEL)
     model = args.model.resolve()

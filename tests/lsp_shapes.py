@@ -179,5 +179,5 @@ def params_types() -> dict[str, type]:
     return {
         method: params
         for method, (_message, _result, params, _options) in types.METHOD_TO_TYPES.items()
-        if params is not None and attrs.has(params)
+        if isinstance(params, type) and attrs.has(params)
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sc2_lsp.context.index import WorkspaceIndex
 from sc2_lsp.context.settings import RepoContextSettings
@@ -21,10 +22,10 @@ def write_tree(root: Path, files: Mapping[str, str | bytes], leave_out: str = ""
     return root.resolve()
 
 
-def indexed(root: Path, opened: list[WorkspaceIndex], **overrides: object) -> WorkspaceIndex:
+def indexed(root: Path, opened: list[WorkspaceIndex], **overrides: Any) -> WorkspaceIndex:
     """A started index of `root` whose first walk is done; `opened` (the `indexes` fixture)
     closes it after the test."""
-    index = WorkspaceIndex([root], RepoContextSettings(**overrides))  # type: ignore[arg-type]
+    index = WorkspaceIndex([root], RepoContextSettings(**overrides))
     opened.append(index)
     index.start()
     assert index.wait_ready(30)

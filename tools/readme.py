@@ -37,8 +37,9 @@ def settings_table() -> str:
 
 
 def _settings(value: object, prefix: str) -> Iterator[tuple[str, object, str]]:
+    assert dataclasses.is_dataclass(value), value
     docs = attribute_docstrings(type(value))
-    for spec in dataclasses.fields(value):  # type: ignore[arg-type]
+    for spec in dataclasses.fields(value):
         key = prefix + camel(spec.name)
         current = getattr(value, spec.name)
         if dataclasses.is_dataclass(current):

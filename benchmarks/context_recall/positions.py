@@ -160,8 +160,10 @@ def select_positions(
         if chosen:
             rng.shuffle(chosen)
             # Distinct symbols first, so a file's positions test different definitions.
-            seen: set[str] = set()
-            firsts = [p for p in chosen if p.name not in seen and not seen.add(p.name)]  # type: ignore[func-returns-value]
+            first_of: dict[str, Position] = {}
+            for p in chosen:
+                first_of.setdefault(p.name, p)
+            firsts = list(first_of.values())
             rest = [p for p in chosen if p not in firsts]
             per_file[file] = firsts + rest
     files = sorted(per_file)

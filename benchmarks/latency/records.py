@@ -115,26 +115,26 @@ def attribute(log: ReplayLog, probe: Probe) -> list[dict[str, Any]]:
         answered = request.answered if request.answered is not None else float("inf")
         served_by = None
         if request.outcome in ("result", "empty"):
-            for index, generation in enumerate(probe.generations):
+            for index, candidate in enumerate(probe.generations):
                 if (
                     index in used
-                    or generation.get("stop_reason") == "cancelled"
-                    or generation.get("speculative")
+                    or candidate.get("stop_reason") == "cancelled"
+                    or candidate.get("speculative")
                 ):
                     continue
-                if request.sent - 1e-3 <= generation["start"] <= generation["end"] <= answered:
+                if request.sent - 1e-3 <= candidate["start"] <= candidate["end"] <= answered:
                     served_by = index
                     break
         adopted = False
         if served_by is None and request.outcome == "result":
             # An accept that arrived while its prefetch was running is answered by that prefetch.
-            for index, generation in enumerate(probe.generations):
+            for index, candidate in enumerate(probe.generations):
                 if (
                     index not in used
-                    and generation.get("speculative")
-                    and generation.get("stop_reason") != "cancelled"
-                    and request.sent - 1e-3 <= generation["end"] <= answered
-                    and generation["start"] <= request.sent
+                    and candidate.get("speculative")
+                    and candidate.get("stop_reason") != "cancelled"
+                    and request.sent - 1e-3 <= candidate["end"] <= answered
+                    and candidate["start"] <= request.sent
                 ):
                     served_by, adopted = index, True
                     break

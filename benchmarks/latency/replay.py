@@ -94,15 +94,16 @@ class Replay:
 
         client = LanguageClient("sc2-latency-replay", "1")
 
-        @client.feature("sc2/status")
+        # pygls leaves JsonRPCClient.feature and JsonRPCClient.stop unannotated.
+        @client.feature("sc2/status")  # type: ignore[untyped-decorator]
         def on_status(_ls: Any, params: Any) -> None:
             self.log.statuses.append((time.monotonic(), _plain(params)))
 
-        @client.feature(types.WINDOW_SHOW_MESSAGE)
+        @client.feature(types.WINDOW_SHOW_MESSAGE)  # type: ignore[untyped-decorator]
         def on_message(_ls: Any, params: types.ShowMessageParams) -> None:
             self.log.messages.append(params.message)
 
-        @client.feature(types.WINDOW_LOG_MESSAGE)
+        @client.feature(types.WINDOW_LOG_MESSAGE)  # type: ignore[untyped-decorator]
         def on_log(_ls: Any, params: types.LogMessageParams) -> None:
             self.log.messages.append(params.message)
 
@@ -116,7 +117,7 @@ class Replay:
                 await asyncio.wait_for(client.shutdown_async(None), 30)
                 client.exit(None)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.stop(), 30)
+                await asyncio.wait_for(client.stop(), 30)  # type: ignore[no-untyped-call]
             drain.cancel()
         return self.log
 
@@ -387,9 +388,9 @@ def _plain(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     try:
-        from pygls.protocol import default_converter
+        from pygls.protocol import default_converter  # unannotated in pygls
 
-        converted = default_converter().unstructure(value)
+        converted = default_converter().unstructure(value)  # type: ignore[no-untyped-call]
         return converted if isinstance(converted, dict) else {}
     except Exception:
         return dict(getattr(value, "__dict__", {}))

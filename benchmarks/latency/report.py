@@ -8,7 +8,7 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from benchmarks.common import percentile
 from benchmarks.latency.layout import MAIN_FILE, WORK
@@ -245,6 +245,17 @@ def engine_speed(rows: list[dict[str, Any]], baselines: dict[str, Any]) -> dict[
     }
 
 
+class PromptPair(TypedDict):
+    """Two consecutive model-served prompts, compared (`prompt_stability`'s detail)."""
+
+    prompt_tokens: int
+    shared_with_previous: int
+    current_file_starts_at: int
+    context_changed: bool
+    reused: int | None
+    kv_lost: int
+
+
 def prompt_stability(sequence: Sequence[dict[str, Any]], file_sep: int | None) -> dict[str, Any]:
     """Between consecutive model-served prompts: where they diverge, and what it cost.
 
@@ -253,7 +264,7 @@ def prompt_stability(sequence: Sequence[dict[str, Any]], file_sep: int | None) -
     A served generation that reused less than that common prefix lost KV cache to work done
     in between (an aborted prefetch or request truncates the cache before it is cancelled).
     """
-    pairs = []
+    pairs: list[PromptPair] = []
     for previous, current in itertools.pairwise(sequence):
         shared = common_prefix(previous["prompt"] + previous["tokens"], current["prompt"])
         separators = [i for i, t in enumerate(current["prompt"]) if t == file_sep]

@@ -36,12 +36,14 @@ REPO_LIMIT = 200
 EVAL_DEFAULTS: dict[str, Any] = {
     # Each task is a fresh request, not typing: no typed-ahead cache, no speculative prefetch.
     # The tasks are single lines: one line is what is asked for (`--compare` may change it).
-    # Quality must not depend on how busy the machine is: no generation time budget.
+    # Quality must not depend on how busy the machine is: no generation time budget, and no
+    # prompt budget (it shrinks the prompt to what the measured speed evaluates in time).
     "completion": {
         "cache": False,
         "prefetch": False,
         "multiline": "never",
         "maxPredictMs": 120_000,
+        "maxPromptMs": 0,
     },
 }
 RAW = "raw"

@@ -61,6 +61,7 @@ async def start_server(tmp_path: Path) -> AsyncIterator[Start]:
             **(environ or {}),
         }
         client = await ClientServerConfig(server_command=command, server_env=env).start()
+        assert isinstance(client, LanguageClient)  # pytest-lsp's default client factory
         clients.append(client)
         if configuration is not None:
             client.set_configuration(configuration, section="sc2")
@@ -83,7 +84,7 @@ async def start_server(tmp_path: Path) -> AsyncIterator[Start]:
     for client in clients:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.shutdown_session(), 10)
-        await client.stop()
+        await client.stop()  # type: ignore[no-untyped-call]  # unannotated in pytest-lsp
 
 
 def merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +116,21 @@ async def wait_for_model(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"model never became {state}: {json.dumps(current)}")
         await asyncio.sleep(0.05)
+
+
+async def last_prompt(client: LanguageClient) -> str:
+    """The prompt of the server's last generation (`sc2.lastPrompt`)."""
+    prompt = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="sc2.lastPrompt")
+    )
+    assert isinstance(prompt, str), prompt
+    return prompt
+
+
+def plain_text(item: types.InlineCompletionItem) -> str:
+    """An inline suggestion's text: sc2-lsp sends plain text, never a snippet."""
+    assert isinstance(item.insert_text, str), item.insert_text
+    return item.insert_text
 
 
 def open_document(client: LanguageClient, path: Path, text: str, language: str = "python") -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pytest_lsp import LanguageClient
 
 from tests.e2e.conftest import Start, open_document, status, wait_for_model
 from tests.e2e.test_server import inline_params
@@ -15,7 +16,9 @@ from tests.e2e.test_server import inline_params
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
 
-def insert(client, uri: str, version: int, line: int, character: int, text: str) -> None:  # type: ignore[no-untyped-def]
+def insert(
+    client: LanguageClient, uri: str, version: int, line: int, character: int, text: str
+) -> None:
     position = types.Position(line=line, character=character)
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(

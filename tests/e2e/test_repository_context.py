@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types
+from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import Start, open_document, status, wait_for_model
+from tests.e2e.conftest import Start, last_prompt, open_document, status, wait_for_model
 from tests.e2e.test_server import inline_params
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
@@ -25,7 +26,7 @@ MAIN = "from shop.util import compute_total\n\n\ndef checkout(cart):\n    total 
 SECRET = "API_KEY=sk-live-very-secret-value\n"
 
 
-async def wait_for_index(client, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+async def wait_for_index(client: LanguageClient, timeout: float = 30) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while (await status(client))["index"].get("state") != "ready":
         assert asyncio.get_running_loop().time() < deadline, await status(client)
@@ -46,9 +47,7 @@ async def test_prompt_carries_the_imported_definition(
     uri = open_document(client, tmp_path / "shop" / "main.py", MAIN)
     result = await client.text_document_inline_completion_async(inline_params(uri, 4, 26))
     assert isinstance(result, types.InlineCompletionList) and result.items
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
+    prompt = await last_prompt(client)
     assert prompt.startswith(f"<repo_name>{tmp_path.name}<file_sep>shop/util.py\n")
     assert "def compute_total(items: list[float], tax_rate: float) -> float:" in prompt
     assert prompt.index("shop/util.py") < prompt.index("<fim_prefix>shop/main.py\n")

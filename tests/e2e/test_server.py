@@ -10,7 +10,14 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcRequestCancelled
 
-from tests.e2e.conftest import Start, open_document, status, wait_for_model
+from tests.e2e.conftest import (
+    Start,
+    last_prompt,
+    open_document,
+    plain_text,
+    status,
+    wait_for_model,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.model]
 
@@ -79,9 +86,7 @@ async def test_inline_and_popup_completion(
     assert len(popup.items) == 1
     edit = popup.items[0].text_edit
     assert isinstance(edit, types.TextEdit) and set(edit.new_text) == {"x"}
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
+    prompt = await last_prompt(client)
     assert prompt.startswith(
         "<file_sep><fim_prefix>a.py\ndef add(a, b):\n    return a + <fim_suffix>"
     )
@@ -101,9 +106,7 @@ async def test_utf16_positions_around_emoji(
     edit = popup.items[0].text_edit
     assert isinstance(edit, types.TextEdit)
     assert edit.range.start.character == column - 2 and edit.new_text.startswith("ab")
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
+    prompt = await last_prompt(client)
     assert 'label = "😀😀" + ab<fim_suffix>' in prompt
 
 
@@ -118,9 +121,7 @@ async def test_utf8_positions_when_negotiated(
     uri = open_document(client, tmp_path / "u.py", text)
     column = len(text.rstrip("\n").encode("utf-8"))
     await client.text_document_inline_completion_async(inline_params(uri, 0, column))
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
+    prompt = await last_prompt(client)
     assert "s = 'é😀' + v<fim_suffix>" in prompt
 
 
@@ -145,9 +146,7 @@ async def test_incremental_sync(
         )
     )
     await client.text_document_inline_completion_async(inline_params(uri, 1, 8))
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
+    prompt = await last_prompt(client)
     assert "a = 1\nb = a * <fim_suffix>" in prompt
 
 
@@ -273,7 +272,7 @@ async def test_invalid_settings_are_reported_and_defaults_used(
     assert any("completion.maxTokensLine" in message for message in warnings)
     uri = open_document(client, tmp_path / "a.py", "x = \n")
     result = await client.text_document_inline_completion_async(inline_params(uri, 0, 4))
-    assert isinstance(result, types.InlineCompletionList) and len(result.items[0].insert_text) == 48
+    assert isinstance(result, types.InlineCompletionList) and len(plain_text(result.items[0])) == 48
 
 
 async def test_workspace_configuration_is_pulled(

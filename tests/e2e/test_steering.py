@@ -11,8 +11,16 @@ from typing import Any
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
+from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import Start, open_document, status, wait_for_model
+from tests.e2e.conftest import (
+    Start,
+    last_prompt,
+    open_document,
+    plain_text,
+    status,
+    wait_for_model,
+)
 from tests.e2e.test_latency import insert
 from tests.e2e.test_server import inline_params
 
@@ -22,14 +30,16 @@ NO_PREFETCH = {"completion": {"maxTokensLine": 6, "prefetch": False}}
 
 
 async def inline(
-    client: Any, uri: str, line: int, character: int
+    client: LanguageClient, uri: str, line: int, character: int
 ) -> list[types.InlineCompletionItem]:
     result = await client.text_document_inline_completion_async(inline_params(uri, line, character))
     assert isinstance(result, types.InlineCompletionList)
     return list(result.items)
 
 
-async def run(client: Any, command: types.Command | str, argument: object = None) -> object:
+async def run(
+    client: LanguageClient, command: types.Command | str, argument: object = None
+) -> object:
     if isinstance(command, types.Command):
         params = types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
     else:
@@ -45,11 +55,12 @@ async def test_alternatives_each_with_an_accept_command(
     await wait_for_model(client)
     uri = open_document(client, tmp_path / "a.py", text)
     items = await inline(client, uri, 3, 0)
-    texts = [item.insert_text for item in items]
+    texts = [plain_text(item) for item in items]
     assert len(texts) == 2 and texts[1] == "x" and texts[0].startswith("x\nx\n")
     for index, item in enumerate(items):
         assert item.command is not None and item.command.command == "sc2.accepted"
         (argument,) = item.command.arguments or []
+        assert isinstance(argument, dict), argument
         assert argument["index"] == index and argument["position"] == {"line": 3, "character": 0}
     # Asked again for the same state (VS Code's next suggestion, Neovim's select): the same
     # alternatives, from the cache.
@@ -69,7 +80,7 @@ async def test_one_suggestion_when_alternatives_are_off(
     await wait_for_model(client)
     uri = open_document(client, tmp_path / "a.py", "import os\n\n\n")
     items = await inline(client, uri, 3, 0)
-    assert len(items) == 1 and items[0].insert_text.startswith("x\nx\n")
+    assert len(items) == 1 and plain_text(items[0]).startswith("x\nx\n")
 
 
 async def test_a_range_only_where_nothing_follows_on_the_line(
@@ -113,7 +124,7 @@ async def test_a_replayed_session_gives_exact_statistics_without_code(
     marker = "tariff_for_zebra_7741"
     uri = open_document(client, tmp_path / "billing.py", f"def {marker}():\n    a = \n")
     (first,) = await inline(client, uri, 1, 8)  # shown, then accepted with Tab
-    insert(client, uri, 2, 1, 8, first.insert_text)
+    insert(client, uri, 2, 1, 8, plain_text(first))
     assert first.command is not None
     await run(client, first.command)
     await run(client, first.command)  # a client running it twice counts once
@@ -188,9 +199,7 @@ async def test_ai_ignored_files_get_no_completion_and_never_reach_a_prompt(
     refused = (await status(client))["refusedDocuments"]
     assert "ignored file" in refused[ignored] and "disabledGlobs" in refused[notes]
     assert await inline(client, uri, 3, 4)
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
+    prompt = await last_prompt(client)
     assert "visible_helper():\n    return 1" in prompt  # repository context is on...
     assert "return 7" not in prompt  # ...and the ignored file is not in it
 
@@ -198,7 +207,7 @@ async def test_ai_ignored_files_get_no_completion_and_never_reach_a_prompt(
 Cells = list[tuple[str, types.NotebookCellKind]]
 
 
-def open_notebook(client: Any, path: Path, cells: Cells) -> list[str]:
+def open_notebook(client: LanguageClient, path: Path, cells: Cells) -> list[str]:
     """Opens a Jupyter notebook as VS Code does; returns its cells' URIs."""
     notebook = path.as_uri()
     # As VS Code names cells: the notebook's path and a percent-encoded fragment.
@@ -236,14 +245,6 @@ CELLS: Cells = [
     ("total = ", types.NotebookCellKind.Code),
     ("print(total)", types.NotebookCellKind.Code),
 ]
-
-
-async def last_prompt(client: Any) -> str:
-    prompt = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="sc2.lastPrompt")
-    )
-    assert isinstance(prompt, str)
-    return prompt
 
 
 async def test_a_notebook_cell_is_completed_with_the_cells_around_it(
@@ -323,5 +324,6 @@ async def test_an_ignored_notebook_gets_nothing_and_a_stray_change_breaks_nothin
 
 def _argument(item: types.InlineCompletionItem) -> dict[str, Any]:
     assert item.command is not None and item.command.arguments
-    argument: dict[str, Any] = item.command.arguments[0]
+    argument = item.command.arguments[0]
+    assert isinstance(argument, dict), argument
     return argument

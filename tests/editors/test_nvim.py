@@ -115,7 +115,11 @@ def run_script(tmp_path: Path) -> RunScript:
                 check=False,
             )
         except subprocess.TimeoutExpired as error:
-            pytest.fail(f"{script} timed out\n{error.stdout}\n{error.stderr}")
+            # Bytes even with text=True: what was read before the timeout, undecoded.
+            out, err = (
+                part.decode(errors="replace") for part in (error.stdout or b"", error.stderr or b"")
+            )
+            pytest.fail(f"{script} timed out\n{out}\n{err}")
         output = f"$ {' '.join(command)}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
         summary = SUMMARY.search(done.stdout)
         assert done.returncode == 0, f"exit code {done.returncode}\n{output}"

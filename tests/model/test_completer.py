@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,9 @@ async def test_real_request_cancels_running_prefetch(slow_model_path: Path) -> N
         worker.close()
 
 
-def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(emit_model_factory) -> None:  # type: ignore[no-untyped-def]
+def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(
+    emit_model_factory: Callable[[str], Path],
+) -> None:
     worker = SupervisedEngine()
     worker.load(LoadOptions(emit_model_factory("x"), n_ctx=4096)).result()
     try:
@@ -69,7 +72,8 @@ def test_prompt_budget_shrinks_the_window_when_the_model_is_slow(emit_model_fact
         # The cursor's line is kept (its trailing space healed: the model spells it first).
         assert small.prompt.render().endswith("total =<fim_suffix><fim_middle>")
         completer.rhythm.prompt_speed = 1e6
-        assert len(completer.prepare(request, budgeted).prompt) == len(full.prompt)  # type: ignore[union-attr]
+        again = completer.prepare(request, budgeted)
+        assert again is not None and len(again.prompt) == len(full.prompt)
     finally:
         worker.close()
 
@@ -102,7 +106,7 @@ async def test_accepting_while_the_prefetch_runs_adopts_it(slow_model_path: Path
 
 
 async def test_a_prefetched_suggestion_shown_prefetches_its_own_continuation(
-    emit_model_factory,  # type: ignore[no-untyped-def]
+    emit_model_factory: Callable[[str], Path],
 ) -> None:
     worker = SupervisedEngine()
     worker.load(LoadOptions(emit_model_factory("x"), n_ctx=2048)).result()
@@ -130,7 +134,7 @@ async def test_a_prefetched_suggestion_shown_prefetches_its_own_continuation(
 
 
 async def test_typing_in_a_block_evaluates_a_few_tokens_per_keystroke_in_the_engine(
-    emit_model_factory,  # type: ignore[no-untyped-def]
+    emit_model_factory: Callable[[str], Path],
 ) -> None:
     """The real engine's own count: with the suffix split, what each keystroke costs it."""
     engine = SupervisedEngine()

@@ -181,7 +181,7 @@ def _decode(model: LlamaModel, tokens: list[int], first_position: int) -> np.nda
     batch = model.llama._batch
     batch.set_batch(tokens, n_past=first_position, logits_all=False)
     model.llama._ctx.decode(batch)
-    logits = model.llama._ctx.get_logits()
+    logits = model.llama._ctx.get_logits()  # type: ignore[no-untyped-call]  # llama_cpp
     return np.ctypeslib.as_array(logits, shape=(model.info.n_vocab,)).copy()
 
 

@@ -18,7 +18,7 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import Start, open_document, wait_for_model
+from tests.e2e.conftest import Start, last_prompt, open_document, wait_for_model
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.e2e]
 
@@ -106,7 +106,9 @@ async def test_healing_completes_the_word_at_the_cursor(
     wrong = []
     for number, (marked, expected) in enumerate(MID_IDENTIFIER):
         before, text, _ = await suggest(client, tmp_path, f"word{number}", marked)
-        word = re.search(r"\w*$", before).group()  # type: ignore[union-attr]
+        found = re.search(r"\w*$", before)
+        assert found is not None  # \w* matches, if only the empty word
+        word = found.group()
         if not (word + text).startswith(expected):
             wrong.append(f"{word}|{text!r} is not {expected!r}")
     assert not wrong, wrong
@@ -119,10 +121,8 @@ async def test_without_healing_the_prompt_ends_at_the_cursor(
     for healing, ending in ((False, "print(gre"), (True, "print(")):
         client = await started(start_server, smollm2, healing)
         await suggest(client, tmp_path, f"prompt{healing}", MID_IDENTIFIER[0][0])
-        prompt = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="sc2.lastPrompt")
-        )
-        assert isinstance(prompt, str) and prompt.endswith(ending), prompt[-40:]
+        prompt = await last_prompt(client)
+        assert prompt.endswith(ending), prompt[-40:]
 
 
 async def test_an_indented_empty_line_keeps_its_indentation(

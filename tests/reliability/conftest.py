@@ -147,7 +147,9 @@ class LspProcess:
     def next_id(self) -> int:
         return next(self._ids) + 1_000_000
 
-    def request(self, method: str, params: Any = None, msg_id: int | str | None = None) -> Any:
+    def request(
+        self, method: str, params: Any = None, msg_id: int | str | None = None
+    ) -> int | str:
         """Send a request, return its id (not the answer)."""
         msg_id = self.next_id() if msg_id is None else msg_id
         self.sent_ids.add(msg_id)
@@ -226,7 +228,7 @@ class LspProcess:
             elif message.get("id") in self.responses:
                 self.duplicates.append(message)
             else:
-                self.responses[message.get("id")] = message  # type: ignore[index]
+                self.responses[message["id"]] = message
             self._cond.notify_all()
 
     # -- LSP helpers ----------------------------------------------------------------------------
@@ -295,7 +297,7 @@ class LspProcess:
             {"textDocument": {"uri": uri, "version": version}, "contentChanges": list(changes)},
         )
 
-    def inline_id(self, uri: str, line: int, character: int, invoked: bool = True) -> Any:
+    def inline_id(self, uri: str, line: int, character: int, invoked: bool = True) -> int | str:
         return self.request(
             "textDocument/inlineCompletion",
             {
@@ -339,7 +341,8 @@ class LspProcess:
             self.process.wait(10)
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(Exception):
-                stream.close()  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.close()
         self._stderr.close()
         if self.transcript is not None:
             self.transcript.close()

@@ -86,7 +86,8 @@ def apply(text: str, change: dict[str, Any], encoding: str = "utf-16") -> str:
         for side in ("start", "end")
     )
     low, high = sorted((start.offset, end.offset))
-    return text[:low] + change["text"] + text[high:]
+    inserted: str = change["text"]
+    return text[:low] + inserted + text[high:]
 
 
 def edit(sl: int, sc: int, el: int, ec: int, text: str) -> dict[str, Any]:

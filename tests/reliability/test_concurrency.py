@@ -7,6 +7,7 @@ code leaves every thread's stack in its stderr, which the failure message shows.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import time
@@ -208,9 +209,7 @@ def test_concurrent_reloads_edits_completions_index_events_and_cancellations(
         stress.loop(stress.index_events, 2),
         stress.loop(stress.ask_status, 3),
         *(
-            stress.loop(
-                lambda rng, uri=uri, state=state: stress.type_and_complete(rng, uri, state), 10 + n
-            )
+            stress.loop(functools.partial(stress.type_and_complete, uri=uri, state=state), 10 + n)
             for n, (uri, state) in enumerate(editors)
         ),
     ]

@@ -23,9 +23,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import huggingface_hub.constants
+import huggingface_hub.file_download
 import pytest
 from gguf import GGUFReader
 
@@ -290,7 +291,7 @@ def slow_down(hub: FakeHub, size: int = 1024, pause: float = 0.01) -> Callable[[
         def setup(self) -> None:
             super().setup()
             if on[0]:
-                self.wfile = _Trickle(self.wfile, size, pause)
+                self.wfile: Any = _Trickle(self.wfile, size, pause)
 
     server.RequestHandlerClass = Slow
 
@@ -376,7 +377,7 @@ def test_disk_full_write_error_during_pull_then_resumes(
     hub: FakeHub, payload: bytes, monkeypatch: pytest.MonkeyPatch, figures: Figures
 ) -> None:
     """The same without root: the partial file's writes fail with ENOSPC after 40 KB."""
-    real = hub_download.http_get
+    real = huggingface_hub.file_download.http_get  # what hub_download calls
     budget = [40 * 1024]
 
     class FullDisk:
@@ -394,9 +395,11 @@ def test_disk_full_write_error_during_pull_then_resumes(
         def __getattr__(self, name: str) -> Any:
             return getattr(self.handle, name)
 
-    monkeypatch.setattr(
-        hub_download, "http_get", lambda url, fh, **kw: real(url, FullDisk(fh), **kw)
-    )
+    def full_disk_get(url: str, temp_file: BinaryIO, **kwargs: Any) -> None:
+        # A stand-in for the file, duck-typed: its writes fail once the budget is spent.
+        real(url, cast(BinaryIO, FullDisk(temp_file)), **kwargs)
+
+    monkeypatch.setattr(hub_download, "http_get", full_disk_get)
     with pytest.raises(ModelError, match="disk filled up") as error:
         pull(SPEC, progress=False)
     assert "again to resume" in str(error.value)
@@ -505,7 +508,8 @@ def test_client_vanishing_mid_request(
     assert threads >= 2 and len(engines) == 1, engines  # the model runs in one engine process
     started = time.monotonic()
     if how == "stdin closed":
-        server.process.stdin.close()  # type: ignore[union-attr]
+        assert server.process.stdin is not None
+        server.process.stdin.close()
     else:
         server.notify("exit")
     code = server.process.wait(10)
@@ -569,7 +573,8 @@ def test_client_killed_mid_request(slow_model_path: Path, tmp_path: Path, figure
             cwd=ROOT,
         )
         try:
-            line = client.stdout.readline()  # type: ignore[union-attr]
+            assert client.stdout is not None
+            line = client.stdout.readline()
             assert line.strip().isdigit(), "the client never got a generation going"
             server_pid = int(line)
             assert Path(f"/proc/{server_pid}").exists()
@@ -610,7 +615,7 @@ def test_settings_change_during_generation_reloads_and_keeps_documents(
     other = server.open((tmp_path / "other.py").as_uri(), "kept = \n")
     running = long_generation(server, tmp_path)
     started = time.monotonic()
-    new = {
+    new: dict[str, dict[str, Any]] = {
         "completion": {**FAST["completion"]},
         "model": {"path": str(emit_model_factory("a"))},
         "prompt": {"tokenHealing": False},  # the prompt must end at the cursor: see below

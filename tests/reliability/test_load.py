@@ -16,7 +16,6 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -63,12 +62,12 @@ class Doc:
     def type(self, text: str) -> None:
         self.replace(self.offset, self.offset, text)
 
-    def inline(self, invoked: bool = False) -> Any:
+    def inline(self, invoked: bool = False) -> int | str:
         line, character = self.position()
         return self.server.inline_id(self.uri, line, character, invoked=invoked)
 
 
-def settle(server: LspProcess, pending: list[Any]) -> dict[str, int]:
+def settle(server: LspProcess, pending: list[int | str]) -> dict[str, int]:
     """Wait for every pending answer; count results and cancellations (anything else fails)."""
     counts = {"result": 0, "cancelled": 0}
     for msg_id in pending:
@@ -107,7 +106,7 @@ def test_typing_storm_1000_requests_at_20_per_second(
     target.write_text(source * 6)  # longer than the prompt window from the first keystroke
     doc = Doc(server, target, "python")
     rng = random.Random(20)
-    pending: list[Any] = []
+    pending: list[int | str] = []
     totals = {"result": 0, "cancelled": 0}
     cancels = 0
     # Warm-up: the same storm, uncounted, until llama.cpp's compute buffers have grown to the
@@ -221,7 +220,7 @@ def test_hour_long_session_keeps_latency_and_memory_stable(
     rss: list[tuple[float, int]] = []
     counts = {"keystrokes": 0, "requests": 0, "cancelled": 0, "accepted": 0, "saves": 0}
     counts |= {"switches": 0, "config": 0, "popup": 0, "probes": 0}
-    pending: list[Any] = []
+    pending: list[int | str] = []
     next_sample = next_probe = 0.0
     order = list(range(len(files)))  # the first quarter hour visits every file once, in turn
     doc = focus(order.pop(0))
@@ -241,6 +240,7 @@ def test_hour_long_session_keeps_latency_and_memory_stable(
             counts["requests"] += 1
             sim += KEY_SECONDS
             time.sleep(KEY_PACING)
+        assert last is not None, "a corpus line to type is never empty"
         answer = server.wait(last, 60)
         items = answer.get("result", {}).get("items", [])
         if items and items[0]["insertText"].strip() and rng.random() < 0.3:

@@ -46,11 +46,12 @@ def test_a_method_named_like_an_internal_marker_is_answered_with_its_own_id(
     server: LspProcess, tmp_path: Path, figures: Figures
 ) -> None:
     """Until the markers became a Python type, `$/sc2/invalidParams` was routed as one."""
-    for msg_id, params in [
+    cases: list[tuple[int | str, dict[str, Any] | None]] = [
         (9001, {"id": 7, "method": "textDocument/completion"}),
         ("marker-string-id", {"id": "x", "method": "initialize"}),
         (9002, None),
-    ]:
+    ]
+    for msg_id, params in cases:
         answer = answer_to(server, "$/sc2/invalidParams", params, msg_id)
         assert answer["id"] == msg_id
         assert error_of(answer)[0] == METHOD_NOT_FOUND
@@ -79,7 +80,7 @@ def test_every_field_of_the_wrong_type_gets_invalid_params_naming_it(
 ) -> None:
     """cattrs turned "3" into 3, 1.5 into 1 and 5 into "5"; each is refused, by path."""
     uri = server.open((tmp_path / "fields.py").as_uri(), "value = \n")
-    good = {
+    good: dict[str, dict[str, Any]] = {
         "textDocument": {"uri": uri},
         "position": {"line": 0, "character": 8},
         "context": {"triggerKind": 1},

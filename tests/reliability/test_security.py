@@ -30,7 +30,7 @@ OPENED_OUTSIDE = "OPENED_OUTSIDE_MARKER_5e"
 def wait_index(server: LspProcess, timeout: float = 30) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while True:
-        index = server.status()["index"]
+        index: dict[str, object] = server.status()["index"]
         if index.get("state") == "ready" and not index.get("pending_events"):
             return index
         assert time.monotonic() < deadline, index

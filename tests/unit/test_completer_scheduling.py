@@ -251,7 +251,8 @@ async def test_the_stream_watcher_crosses_to_an_engine_process_as_the_plain_shou
     from sc2_lsp.engine import CancelToken
     from sc2_lsp.following import Stream
 
-    plain = partial(postprocess.should_stop, ctx=None)
-    watcher = Stream.start(at("value = "), CancelToken()).watching(plain)  # type: ignore[arg-type]
+    ctx = postprocess.PostContext("line", "", "value = ", "", ())
+    plain = partial(postprocess.should_stop, ctx=ctx)
+    watcher = Stream.start(at("value = "), CancelToken()).watching(plain)
     crossed = pickle.loads(pickle.dumps(watcher))
     assert isinstance(crossed, partial) and crossed.func is postprocess.should_stop

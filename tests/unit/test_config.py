@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from sc2_lsp.config import Settings, camel, resolve, snake, to_json
@@ -71,7 +73,7 @@ from sc2_lsp.config import Settings, camel, resolve, snake, to_json
         pytest.param([None, {}], lambda s: s == Settings(), 0, id="empty-layers"),
     ],
 )
-def test_resolve(layers: list[object], check, n_errors: int) -> None:  # type: ignore[no-untyped-def]
+def test_resolve(layers: list[object], check: Callable[[Settings], bool], n_errors: int) -> None:
     settings, errors = resolve(*layers)
     assert check(settings), settings
     assert len(errors) == n_errors, errors

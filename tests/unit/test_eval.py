@@ -12,9 +12,10 @@ import pytest
 from sc2_lsp.context.settings import RepoContextSettings
 from sc2_lsp.eval import humaneval, report, sandbox
 from sc2_lsp.eval.repo import repository_tasks
-from sc2_lsp.eval.run import EvalError, arms_for
+from sc2_lsp.eval.run import arms_for
 from sc2_lsp.eval.runner import ArmRun, Outcome
 from sc2_lsp.eval.tasks import (
+    EvalError,
     cursor_column,
     edit_similarity,
     exact_match,
@@ -91,6 +92,9 @@ def test_arms_layer_the_comparison_on_the_base_settings() -> None:
     assert (
         not arms[0].settings.completion.cache and arms[0].settings.completion.multiline == "never"
     )
+    # Nothing that depends on how fast the machine is right now: no prompt or time budget.
+    assert arms[1].settings.completion.max_prompt_ms == 0
+    assert arms[1].settings.completion.max_predict_ms == 120_000
     raw, _ = arms_for({}, "raw")
     assert raw[1].postprocess is False and raw[1].settings == raw[0].settings
     models, _ = arms_for({}, '{"model": {"path": "/m/b.gguf"}}')

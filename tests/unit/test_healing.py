@@ -14,7 +14,7 @@ from sc2_lsp.completer import Completer
 from sc2_lsp.config import Settings, resolve
 from sc2_lsp.documents import Snapshot, cursor_at
 from sc2_lsp.engine.vocab import Tokenizer
-from sc2_lsp.prompting import Request, prepare
+from sc2_lsp.prompting import Prepared, Request, prepare
 from tests.fakes import ScriptedEngine
 from tests.gguf_factory import STARCODER2_VOCAB
 
@@ -43,17 +43,17 @@ def configured(healing_on: bool = True) -> Settings:
     return resolved
 
 
-def prepared_for(text: str, vocab: Tokenizer, healing_on: bool = True):  # type: ignore[no-untyped-def]
+def prepared_for(text: str, vocab: Tokenizer, healing_on: bool = True) -> Prepared:
     result = prepare(at(text), configured(healing_on), vocab, vocab.template(), 4096)
     assert result is not None
     return result
 
 
-def prefix_part(prepared) -> str:  # type: ignore[no-untyped-def]
+def prefix_part(prepared: Prepared) -> str:
     return "".join(part.text for part in prepared.prompt.parts if part.role == "prefix")
 
 
-def prefix_tokens(prepared) -> list[int]:  # type: ignore[no-untyped-def]
+def prefix_tokens(prepared: Prepared) -> list[int]:
     return [t for part in prepared.prompt.parts if part.role == "prefix" for t in part.tokens]
 
 

@@ -165,17 +165,18 @@ def test_initialize_through_the_overrides_gives_lsp_exact_documents(tmp_path: Pa
     server = build_server()
     written = Written()
     server.protocol.set_writer(written)
-    params = {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}}
+    params: dict[str, Any] = {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}}
     server.protocol.handle_message(
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
     )
     assert written.messages[-1]["id"] == 1 and "capabilities" in written.messages[-1]["result"]
     assert type(server.workspace) is Sc2Workspace
-    document = {"uri": (tmp_path / "a.py").as_uri(), "languageId": "python", "version": 1}
+    uri = (tmp_path / "a.py").as_uri()
+    document = {"uri": uri, "languageId": "python", "version": 1}
     opened = {"textDocument": {**document, "text": "a\fb\n"}}
     server.protocol.handle_message(
         {"jsonrpc": "2.0", "method": types.TEXT_DOCUMENT_DID_OPEN, "params": opened}
     )
-    assert isinstance(server.workspace.get_text_document(document["uri"]), LspTextDocument)
+    assert isinstance(server.workspace.get_text_document(uri), LspTextDocument)
     server.repository.close()
     server.engine.close()

@@ -16,12 +16,13 @@ llama-server bodies are checked against the real server in `tests/remote`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from sc2_lsp.engine import GenerationParams
-from sc2_lsp.engine.remote.dialect import Server, tokenize_body
+from sc2_lsp.engine.remote.dialect import Flavour, Server, tokenize_body
 from sc2_lsp.engine.remote.llama_server import DIALECT as NATIVE
 from sc2_lsp.engine.remote.openai import DIALECT as OPENAI
 
@@ -56,7 +57,7 @@ PROMPT = [6, 1, 64, 78, 32, 3, 199, 2]
 PARAMS = GenerationParams(max_tokens=48, stop_ids=frozenset({0, 6}), time_budget_s=3.0)
 
 
-def conforms(body: dict[str, Any], schema: dict[str, type]) -> list[str]:
+def conforms(body: dict[str, Any], schema: Mapping[str, type]) -> list[str]:
     """Fields of `body` the schema does not have, or has with another JSON type."""
     problems = [f"{key}: not in the schema" for key in body if key not in schema]
     for key, value in body.items():
@@ -71,8 +72,10 @@ def conforms(body: dict[str, Any], schema: dict[str, type]) -> list[str]:
 @pytest.mark.parametrize(
     ("flavour", "schema"), [("vllm", VLLM_COMPLETION), ("sglang", SGLANG_COMPLETION)]
 )
-def test_completion_body_uses_only_documented_fields(flavour: str, schema: dict[str, type]) -> None:
-    server = Server(flavour, "bigcode/starcoder2-3b", 16384)  # type: ignore[arg-type]
+def test_completion_body_uses_only_documented_fields(
+    flavour: Flavour, schema: dict[str, type]
+) -> None:
+    server = Server(flavour, "bigcode/starcoder2-3b", 16384)
     body = OPENAI.body(server, PROMPT, PARAMS, 48, ["<|endoftext|>", "<file_sep>"], -1)
     assert conforms(body, schema) == []
     assert conforms(body["stream_options"], STREAM_OPTIONS) == []
@@ -104,8 +107,10 @@ def test_native_body_streams_token_ids_with_the_cache_and_the_slot() -> None:
 @pytest.mark.parametrize(
     ("flavour", "schema"), [("vllm", VLLM_TOKENIZE), ("sglang", SGLANG_TOKENIZE)]
 )
-def test_tokenize_body_uses_only_documented_fields(flavour: str, schema: dict[str, type]) -> None:
-    server = Server(flavour, "bigcode/starcoder2-3b", None)  # type: ignore[arg-type]
+def test_tokenize_body_uses_only_documented_fields(
+    flavour: Flavour, schema: dict[str, type]
+) -> None:
+    server = Server(flavour, "bigcode/starcoder2-3b", None)
     body = tokenize_body(server, "def f():", special=False)
     assert conforms(body, schema) == []
     assert body["add_special_tokens"] is False  # no BOS: compare ids one for one

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -424,7 +425,7 @@ def test_weird_requests_never_raise(
 ) -> None:
     root = python_project_index.workspace.roots[0]
     main = root / "app" / "main.py"
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "path": main,
         "language": "python",
         "text": main.read_text(),
@@ -434,7 +435,7 @@ def test_weird_requests_never_raise(
         "open_documents": {},
     }
     fields.update(request_kwargs)
-    request = ContextRequest(**fields)  # type: ignore[arg-type]
+    request = ContextRequest(**fields)
     result = gather(python_project_index, request, RecentEdits(), 500, count_tokens)
     assert isinstance(result, list)
 
