@@ -189,13 +189,7 @@ def prepare(
     text, offset = request.snapshot.text, request.cursor.offset
     completion = settings.completion
     max_new = completion.max_tokens if cursor_syntax.mode == "block" else completion.max_tokens_line
-    limit = min(
-        settings.prompt.max_prompt_tokens, max_prompt_tokens or settings.prompt.max_prompt_tokens
-    )
-    # A prefetched state holds a suggestion more than the request it comes from; it may grow
-    # by that much so it keeps the same window and context (and their KV cache) as typing.
-    extra = max_new if request.speculative else 0
-    budget = min(limit + extra, n_ctx - max_new) - MARKER_ALLOWANCE
+    budget, extra = _budget(request, settings, max_new, n_ctx, max_prompt_tokens)
     suffix_budget = min(settings.prompt.suffix_tokens, budget // 4)
     prefix_budget = min(settings.prompt.prefix_tokens, budget - suffix_budget)
     keep = None if request.keep_start is None else request.keep_start - view_start
@@ -237,7 +231,34 @@ def prepare(
     # Remote servers cannot mask the first tokens to spell the healed text again.
     can_heal = settings.prompt.token_healing and settings.engine.kind == "local"
     prompt, healed = healing.heal(prompt, tokenizer.piece, can_heal)
-    params = GenerationParams(
+    params = _params(settings, template, max_new, healed)
+    post = post_context(text, offset, cursor_syntax, completion.max_lines)
+    window = (view_start + start, view_start + end)
+    return Prepared(prompt=prompt, post=post, params=params, window=window, context=context)
+
+
+def _budget(
+    request: Request,
+    settings: Settings,
+    max_new: int,
+    n_ctx: int,
+    max_prompt_tokens: int | None,
+) -> tuple[int, int]:
+    """Tokens the prompt may take (markers apart), and how many of them a prefetch adds."""
+    limit = min(
+        settings.prompt.max_prompt_tokens, max_prompt_tokens or settings.prompt.max_prompt_tokens
+    )
+    # A prefetched state holds a suggestion more than the request it comes from; it may grow
+    # by that much so it keeps the same window and context (and their KV cache) as typing.
+    extra = max_new if request.speculative else 0
+    return min(limit + extra, n_ctx - max_new) - MARKER_ALLOWANCE, extra
+
+
+def _params(
+    settings: Settings, template: BoundTemplate, max_new: int, healed: str
+) -> GenerationParams:
+    completion = settings.completion
+    return GenerationParams(
         max_tokens=max_new,
         temperature=completion.temperature,
         top_k=completion.top_k,
@@ -247,9 +268,6 @@ def prepare(
         reuse_chunk_min=REUSE_CHUNK_MIN if settings.prompt.reuse_chunks else 0,
         healed=healed,
     )
-    post = post_context(text, offset, cursor_syntax, completion.max_lines)
-    window = (view_start + start, view_start + end)
-    return Prepared(prompt=prompt, post=post, params=params, window=window, context=context)
 
 
 def _splits_suffix(settings: Settings, template: BoundTemplate) -> bool:

@@ -4,24 +4,25 @@ The prompt's KV (sequence 0, as the last generation left it) is copied to sequen
 llama.cpp's `llama_memory_seq_cp`, which shares the cells instead of duplicating them. The
 last prompt token is decoded once per branch, every branch takes one of the next-best first
 tokens (not the ones to avoid: the continuation already shown), and from then on all branches
-are decoded together, one batch per step, until each stops. With token healing each branch
-spells the healed text first, under its own mask, as a single generation does. Sequence 0, and with it the KV the
-next keystroke reuses, is left as it was; the branches' cells are dropped at the end.
+are decoded together, one batch per step, until each stops (`engine.decoding`). With token
+healing each branch spells the healed text first, under its own mask, as a single generation
+does. Sequence 0, and with it the KV the next keystroke reuses, is left as it was; the
+branches' cells are dropped at the end.
 """
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import llama_cpp
 import numpy as np
 
 from sc2_lsp.engine import CancelToken, Generation, GenerationParams, ShouldStop
+from sc2_lsp.engine.decoding import Decoding
 from sc2_lsp.healing import HealingMask, TokenTrie
 
 ABORTED = 2  # llama_decode: the abort callback said stop
@@ -30,9 +31,7 @@ ABORTED = 2  # llama_decode: the abort callback said stop
 @dataclass(slots=True)
 class _Branch:
     seq: int
-    result: Generation
-    mask: HealingMask
-    decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    decoding: Decoding
     live: bool = True
 
 
@@ -79,7 +78,7 @@ class Brancher:
             return []
         position = len(prompt) - 1
         branches = [
-            _Branch(seq, Generation(n_prompt=len(prompt)), HealingMask(self.trie, params.healed))
+            _Branch(seq, self._decoding(len(prompt), params, should_stop, room))
             for seq in range(1, count + 1)
         ]
         started = time.monotonic()
@@ -90,57 +89,42 @@ class Brancher:
             step = [(branch, prompt[-1]) for branch in branches]
             if not self._decode(step, position, cancel):
                 return []
-            logits = branches[0].mask(None, self._logits(0))
+            logits = branches[0].decoding.mask(None, self._logits(0))
             firsts = first_tokens(logits, count, params.avoid_first, params.stop_ids)
             branches = branches[: len(firsts)]
             for branch, token in zip(branches, firsts, strict=True):
-                self._take(branch, token, params, should_stop, room, started)
+                self._take(branch, token, started)
             steps = params.max_tokens + len(params.healed.encode())  # healing tokens are extra
             for offset in range(1, max(1, min(steps, room - 1))):
                 live = [branch for branch in branches if branch.live]
                 if not live:
                     break
-                step = [(branch, branch.result.tokens[-1]) for branch in live]
+                step = [(branch, branch.decoding.result.tokens[-1]) for branch in live]
                 if not self._decode(step, position + offset, cancel):
                     break
                 for index, branch in enumerate(live):
-                    token = int(np.argmax(branch.mask(None, self._logits(index))))
-                    self._take(branch, token, params, should_stop, room, started)
+                    token = int(np.argmax(branch.decoding.mask(None, self._logits(index))))
+                    self._take(branch, token, started)
         finally:
             for branch in branches:
                 llama_cpp.llama_memory_seq_rm(self.memory, branch.seq, -1, -1)
         finished = time.monotonic()
-        for branch in branches:
-            branch.result.text += branch.decoder.decode(b"", final=True)
-            branch.result.generate_seconds = finished - started
+        results = [branch.decoding.finish() for branch in branches]
+        for branch, result in zip(branches, results, strict=True):
+            result.generate_seconds = finished - started
             if cancel.cancelled and branch.live:
-                branch.result.stop_reason = "cancelled"
-        return [branch.result for branch in branches if branch.result.tokens]
+                result.stop_reason = "cancelled"
+        return [result for result in results if result.tokens]
 
-    def _take(
-        self,
-        branch: _Branch,
-        token: int,
-        params: GenerationParams,
-        should_stop: ShouldStop,
-        room: int,
-        started: float,
-    ) -> None:
-        """Add the branch's next token, or end it (stop token, callback, caps)."""
-        result = branch.result
-        if token in params.stop_ids:
-            result.stop_reason, branch.live = "stop_token", False
-            return
-        result.tokens.append(token)
-        piece = self.piece(token)
-        branch.mask.took(piece)
-        result.text += branch.decoder.decode(piece)
-        if should_stop(result.text):
-            result.stop_reason, branch.live = "callback", False
-        elif len(result.tokens) >= min(params.max_tokens + branch.mask.tokens, room - 1):
-            result.stop_reason, branch.live = "max_tokens", False
-        elif params.over_budget(time.monotonic() - started, result.text):
-            result.stop_reason, branch.live = "time_budget", False
+    def _decoding(
+        self, n_prompt: int, params: GenerationParams, should_stop: ShouldStop, room: int
+    ) -> Decoding:
+        mask = HealingMask(self.trie, params.healed)
+        return Decoding(Generation(n_prompt=n_prompt), params, mask, should_stop, room)
+
+    def _take(self, branch: _Branch, token: int, started: float) -> None:
+        """Add the branch's next token, or end the branch."""
+        branch.live = branch.decoding.take(token, self.piece(token), time.monotonic() - started)
 
     def _decode(self, step: list[tuple[_Branch, int]], position: int, cancel: CancelToken) -> bool:
         """One token for each branch at `position`; False when cancelled or out of room."""

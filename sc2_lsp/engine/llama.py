@@ -9,7 +9,6 @@ driven from one thread there. With `engine.vocab` (the vocabulary alone) and
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import ctypes
 import logging
@@ -37,6 +36,7 @@ from sc2_lsp.engine import (
     never_stop,
 )
 from sc2_lsp.engine.branching import Brancher
+from sc2_lsp.engine.decoding import Decoding
 from sc2_lsp.engine.vocab import Tokenizer, check_file
 from sc2_lsp.healing import HealingMask, TokenTrie
 
@@ -314,10 +314,10 @@ class LlamaModel:
             return self._branch(prompt, params, cancel, should_stop, result)
         result.n_reused = self._reuse_cache(prompt, params.reuse_chunk_min)
         self._abort = cancel
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        mask = HealingMask(self.trie, params.healed)
+        decoding = Decoding(result, params, mask, should_stop, room, on_token)
         started = time.monotonic()
         first_token_at: float | None = None
-        mask = HealingMask(self.trie, params.healed)
         try:
             tokens = self.llama.generate(
                 list(prompt),
@@ -335,23 +335,7 @@ class LlamaModel:
                 if cancel.cancelled:
                     result.stop_reason = "cancelled"
                     break
-                if token in params.stop_ids:
-                    result.stop_reason = "stop_token"
-                    break
-                result.tokens.append(token)
-                if on_token is not None:
-                    on_token(token)
-                piece = self.tokenizer.piece(token)
-                mask.took(piece)
-                result.text += decoder.decode(piece)
-                if should_stop(result.text):
-                    result.stop_reason = "callback"
-                    break
-                if len(result.tokens) >= min(params.max_tokens + mask.tokens, room - 1):
-                    result.stop_reason = "max_tokens"
-                    break
-                if params.over_budget(now - first_token_at, result.text):
-                    result.stop_reason = "time_budget"
+                if not decoding.take(token, self.tokenizer.piece(token), now - first_token_at):
                     break
         except RuntimeError as error:
             if not cancel.cancelled:
@@ -359,7 +343,7 @@ class LlamaModel:
             result.stop_reason = "cancelled"
         finally:
             self._abort = CancelToken()
-        result.text += decoder.decode(b"", final=True)
+        decoding.finish()
         result.n_cached = self.llama.n_tokens
         finished = time.monotonic()
         result.prompt_seconds = (first_token_at or finished) - started
