@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import cpu_name
+from benchmarks.common import cpu_name, portable_path
 from benchmarks.latency import servers
 from benchmarks.latency.baselines import engine_baselines, llama_server_baseline
 from benchmarks.latency.layout import (
@@ -197,6 +197,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def portable_status(status: dict[str, Any]) -> dict[str, Any]:
+    """The server's final `sc2.status`, its model path as results may name it."""
+    model = status.get("model")
+    if isinstance(model, dict) and isinstance(model.get("path"), str):
+        return {**status, "model": {**model, "path": portable_path(Path(model["path"]))}}
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--reanalyze"] and len(argv) in (2, 3):
@@ -299,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "server_messages": replay_log.messages,
         "status_notifications": len(replay_log.statuses),
-        "final_status": replay_log.final_status,
+        "final_status": portable_status(replay_log.final_status),
         "requests": rows,
         "baselines": baselines,
         "llama_server": server_result,
