@@ -235,6 +235,18 @@ class Settings:
         allowed = self.engine.kind == "local" or self.engine.prefetch
         return completion.prefetch and completion.cache and allowed
 
+    @property
+    def healing(self) -> bool:
+        """Token healing is on: asked for, and the engine can mask the first tokens (a remote
+        server cannot)."""
+        return self.prompt.token_healing and self.engine.kind == "local"
+
+    @property
+    def engine_alternatives(self) -> int:
+        """Alternatives the engine branches from the prompt of a suggestion it answered: the
+        local engine only (a remote server holds no KV sequence to branch)."""
+        return self.completion.suggestions - 1 if self.engine.kind == "local" else 0
+
 
 T = TypeVar("T")
 

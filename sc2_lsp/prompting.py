@@ -228,9 +228,7 @@ def prepare(
         budget + MARKER_ALLOWANCE,
         lambda fim: _build(fim, template, tokenizer, tokenize),
     )
-    # Remote servers cannot mask the first tokens to spell the healed text again.
-    can_heal = settings.prompt.token_healing and settings.engine.kind == "local"
-    prompt, healed = healing.heal(prompt, tokenizer.piece, can_heal)
+    prompt, healed = healing.heal(prompt, tokenizer.piece, settings.healing)
     params = _params(settings, template, max_new, healed)
     post = post_context(text, offset, cursor_syntax, completion.max_lines)
     window = (view_start + start, view_start + end)

@@ -102,11 +102,7 @@ class Speculator:
     ) -> None:
         """After showing `shown`: its alternatives (when `answered` by the model), then what
         follows accepting it, unless cached or being computed."""
-        wants_branches = (
-            answered is not None
-            and settings.completion.suggestions > 1
-            and settings.engine.kind == "local"  # remote engines do not branch a prompt
-        )
+        wants_branches = answered is not None and settings.engine_alternatives > 0
         wants_prefetch = settings.prefetch
         if not (wants_branches or wants_prefetch):
             return
@@ -163,7 +159,7 @@ class Speculator:
         params = replace(
             prepared.params,
             healed=healed[len(given) :],
-            branches=settings.completion.suggestions - 1,
+            branches=settings.engine_alternatives,
             avoid_first=(generation.tokens[spelled],),
         )
         prompt = [*prepared.prompt.tokens, *generation.tokens[:spelled]]

@@ -88,3 +88,15 @@ def test_names() -> None:
     assert camel("n_gpu_layers") == "nGpuLayers"
     assert snake("nGpuLayers") == "n_gpu_layers"
     assert to_json(Settings())["model"]["nCtx"] == 4096
+
+
+def test_local_only_features_follow_the_engine_kind() -> None:
+    """Healing and the engine's alternatives need the local engine; prefetch needs asking."""
+    local, _ = resolve({"completion": {"suggestions": 3}})
+    remote, _ = resolve({"completion": {"suggestions": 3}, "engine": {"kind": "openai"}})
+    off, _ = resolve({"prompt": {"tokenHealing": False}, "completion": {"suggestions": 1}})
+    assert local.healing and local.engine_alternatives == 2 and local.prefetch
+    assert not remote.healing and remote.engine_alternatives == 0 and not remote.prefetch
+    assert not off.healing and off.engine_alternatives == 0
+    asked, _ = resolve({"engine": {"kind": "openai", "prefetch": True}})
+    assert asked.prefetch
