@@ -261,6 +261,13 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
+def unavailable(prompt: Sequence[int]) -> Future[Generation]:
+    """The answer of an engine that cannot run a generation now (loading, restarting, gone)."""
+    future: Future[Generation] = Future()
+    future.set_result(Generation(n_prompt=len(prompt), stop_reason="unavailable"))
+    return future
+
+
 def common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
     """How many leading tokens two sequences share."""
     count = 0

@@ -33,6 +33,7 @@ from sc2_lsp.engine import (
     ShouldStop,
     TokenSink,
     never_stop,
+    unavailable,
 )
 from sc2_lsp.engine.faults import Crash, amx_risk, avoid_amx, diagnose, diagnose_load_error
 from sc2_lsp.engine.memory import FallbackMemory, Remembered, fingerprint
@@ -137,7 +138,7 @@ class SupervisedEngine:
         on_token: TokenSink | None = None,
     ) -> Future[Generation]:
         if not self.ready:
-            return _finished(Generation(n_prompt=len(prompt), stop_reason="unavailable"))
+            return unavailable(prompt)
         job = functools.partial(self._generate, prompt, params, cancel, should_stop, on_token)
         return self._jobs.submit(job)
 
@@ -404,12 +405,6 @@ class SupervisedEngine:
         self._info = None
         if process is not None:
             process.close()
-
-
-def _finished(generation: Generation) -> Future[Generation]:
-    future: Future[Generation] = Future()
-    future.set_result(generation)
-    return future
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from sc2_lsp.engine import (
     Tokenizer,
     TokenSink,
     never_stop,
+    unavailable,
 )
 from sc2_lsp.engine.remote.dialect import Dialect, Server, check_tokenizer, describe
 from sc2_lsp.engine.remote.http import RETRIED, RemoteError, connection, events
@@ -141,7 +142,7 @@ class RemoteEngine:
         on_token: TokenSink | None = None,
     ) -> Future[Generation]:
         if not self.ready or self._closed:
-            return _finished(Generation(n_prompt=len(prompt), stop_reason="unavailable"))
+            return unavailable(prompt)
         job = _Job(tuple(prompt), params, cancel, should_stop, on_token)
         return self._submit(
             self._generate(job), Generation(n_prompt=len(prompt), stop_reason="unavailable")
@@ -411,9 +412,3 @@ class RemoteEngine:
         self._stop_background()
         if self._client is not None:
             await self._client.aclose()
-
-
-def _finished(generation: Generation) -> Future[Generation]:
-    future: Future[Generation] = Future()
-    future.set_result(generation)
-    return future
