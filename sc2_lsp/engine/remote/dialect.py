@@ -56,6 +56,18 @@ class Piece:
     """Prompt tokens the server evaluated, when it reports them (at the end)."""
 
 
+def sampling(params: GenerationParams) -> dict[str, Any]:
+    """The sampling fields every dialect sends, the same as the local engine uses, streamed."""
+    return {
+        "temperature": params.temperature,
+        "top_k": params.top_k,
+        "top_p": params.top_p,
+        "min_p": 0.0,
+        "seed": params.seed,
+        "stream": True,
+    }
+
+
 class Dialect(Protocol):
     """One completion API: `path` takes a token-id prompt and streams server-sent events."""
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sc2_lsp.engine import GenerationParams
-from sc2_lsp.engine.remote.dialect import Piece, Server
+from sc2_lsp.engine.remote.dialect import Piece, Server, sampling
 
 FINISH = {"eos": "stop", "word": "stop", "limit": "length"}
 """llama-server's `stop_type` in OpenAI's words."""
@@ -66,12 +66,7 @@ class LlamaServer:
         body: dict[str, Any] = {
             "prompt": list(prompt),
             "n_predict": max_tokens,
-            "temperature": params.temperature,
-            "top_k": params.top_k,
-            "top_p": params.top_p,
-            "min_p": 0.0,
-            "seed": params.seed,
-            "stream": True,
+            **sampling(params),
             "return_tokens": True,
             # The last event would otherwise repeat the whole prompt and every setting.
             "response_fields": ["content", "tokens", "stop", "stop_type", "timings"],

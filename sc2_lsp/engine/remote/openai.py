@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sc2_lsp.engine import GenerationParams
-from sc2_lsp.engine.remote.dialect import Piece, Server
+from sc2_lsp.engine.remote.dialect import Piece, Server, sampling
 from sc2_lsp.engine.remote.llama_server import llama_cpp_extras, read_timings
 
 
@@ -36,12 +36,7 @@ class OpenAICompletions:
         body: dict[str, Any] = {
             "prompt": list(prompt),
             "max_tokens": max_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "top_k": params.top_k,
-            "min_p": 0.0,
-            "seed": params.seed,
-            "stream": True,
+            **sampling(params),
             "stream_options": {"include_usage": True},
         }
         if server.model is not None:
