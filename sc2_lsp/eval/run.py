@@ -1,8 +1,8 @@
-"""One evaluation run: the suite's tasks, each arm on a supervised engine, the report.
+"""One evaluation run: the suite's tasks, each arm on the engine its settings name, the report.
 
 A suite makes the tasks (`humaneval`, `repo`); each arm (a setting, with or without
 post-processing) runs them all with a progress bar on stderr, reusing the engine while the
-model settings stay the same; `report` turns the outcomes into JSON and Markdown.
+model and engine settings stay the same; `report` turns the outcomes into JSON and Markdown.
 `EVAL_DEFAULTS` turn off what only serves a typing user.
 """
 
@@ -116,16 +116,20 @@ class _Engines:
         self.notify = notify
         self.engine: ManagedEngine | None = None
         self.options: LoadOptions | None = None
-        self.kind: EngineSettings | None = None
+        self.engine_settings: EngineSettings | None = None
 
     def for_arm(self, arm: Arm) -> ManagedEngine:
         model = arm.settings.model
         options = load_options(model, models.resolve(model.path))
-        if self.engine is None or options != self.options or arm.settings.engine != self.kind:
+        if (
+            self.engine is None
+            or options != self.options
+            or arm.settings.engine != self.engine_settings
+        ):
             self.close()
             hooks = Hooks(on_event=lambda event: self.notify(event.message))
             self.engine = make_engine(arm.settings.engine, hooks)
-            self.kind = arm.settings.engine
+            self.engine_settings = arm.settings.engine
             info = self.engine.load(options).result()
             for warning in info.warnings:
                 self.notify(warning)
